@@ -1,0 +1,319 @@
+"""Rules × resources → outcomes → findings, per file, with in-template suppressions."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from walint.catalog import Rule, id_matches, taggable_types
+from walint.conditions import Result, Scope
+from walint.findings import (
+    FileResult,
+    FileStatus,
+    Finding,
+    Location,
+    Outcome,
+    Path,
+    Risk,
+    RuleTally,
+    Suppression,
+)
+from walint.graph import Resource, Template, TemplateError, build, is_template
+from walint.parse import Document, ParseError, decode
+from walint.selectors import Focus
+from walint.values import Resolver, tri_all
+
+#: Templates bigger than this are not read (CloudFormation's own limit is 1 MB; SAM/CDK
+#: sources can be larger before transformation, so allow headroom).
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+META_RULE_ID = "WA-META-001"
+META_URL = "https://github.com/walint/walint/blob/main/README.md#suppressing-a-finding"
+
+
+@dataclass(frozen=True)
+class LintOptions:
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    assume_defaults: bool = False
+    rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+class RuleIndex:
+    """Rules indexed by the resource types they apply to, so each resource meets only its rules."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules = tuple(rules)
+        self._exact: dict[str, list[Rule]] = {}
+        self._patterns: list[tuple[str, Rule]] = []
+        self._taggable: list[Rule] = []
+        self._cache: dict[str, tuple[Rule, ...]] = {}
+        for rule in self.rules:
+            for rtype in rule.resource_types:
+                if rtype == "@taggable":
+                    self._taggable.append(rule)
+                elif any(ch in rtype for ch in "*?["):
+                    self._patterns.append((rtype, rule))
+                else:
+                    self._exact.setdefault(rtype, []).append(rule)
+
+    def for_type(self, resource_type: str) -> tuple[Rule, ...]:
+        cached = self._cache.get(resource_type)
+        if cached is not None:
+            return cached
+        found = list(self._exact.get(resource_type, ()))
+        found += [rule for pattern, rule in self._patterns if fnmatch.fnmatchcase(resource_type, pattern)]
+        if self._taggable and resource_type in taggable_types():
+            found += self._taggable
+        ordered = tuple(dict.fromkeys(found))
+        self._cache[resource_type] = ordered
+        return ordered
+
+
+def lint_bytes(path: str, raw: bytes, index: RuleIndex, options: LintOptions) -> FileResult:
+    """Lint one file's content. Never raises for bad input: the status says what happened."""
+    if b"Resources" not in raw:
+        return FileResult(path, FileStatus.SKIPPED, "not a CloudFormation template (no Resources section)")
+    try:
+        doc = decode(path, raw)
+    except ParseError as exc:
+        return FileResult(path, FileStatus.ERROR, str(exc))
+    if not is_template(doc.data):
+        return FileResult(
+            path,
+            FileStatus.SKIPPED,
+            "not a CloudFormation template (needs a Resources mapping and AWSTemplateFormatVersion, "
+            "a Transform or AWS:: resource types)",
+        )
+    try:
+        template = build(doc)
+    except TemplateError as exc:
+        span = doc.span(exc.path)
+        return FileResult(path, FileStatus.ERROR, f"line {span.line}: {exc.message}")
+    return lint_template(template, index, options)
+
+
+def lint_template(template: Template, index: RuleIndex, options: LintOptions) -> FileResult:
+    resolver = Resolver(template, options.parameters, assume_defaults=options.assume_defaults)
+    findings: list[Finding] = []
+    tallies: dict[str, list[int]] = {}
+    template_suppressions, meta = _suppressions(template.metadata, ("Metadata",), template, None)
+    findings.extend(meta)
+    for resource in template.resources.values():
+        exists = resolver.condition(resource.condition) if resource.condition else True
+        if exists is False:
+            continue  # not created with the given parameters
+        rules = index.for_type(resource.type)
+        if not rules:
+            continue
+        metadata = resource.data.get("Metadata")
+        own, meta = _suppressions(
+            metadata if isinstance(metadata, dict) else {}, resource.path + ("Metadata",), template, resource
+        )
+        findings.extend(meta)
+        for rule in rules:
+            outcome, finding = _evaluate(rule, template, resolver, resource, options, exists)
+            tally = tallies.setdefault(rule.id, [0, 0, 0])
+            if outcome is Outcome.PASS:
+                tally[0] += 1
+            elif outcome is Outcome.FAIL:
+                tally[1] += 1
+            elif outcome is Outcome.UNKNOWN:
+                tally[2] += 1
+            if finding is not None:
+                reason = _suppressed_by(rule.id, own) or _suppressed_by(rule.id, template_suppressions)
+                if reason is not None:
+                    finding = _with_suppression(finding, Suppression(reason, "walint"))
+                findings.append(finding)
+    findings.sort(key=lambda f: f.sort_key)
+    return FileResult(
+        template.path,
+        FileStatus.LINTED,
+        None,
+        len(template.resources),
+        tuple(findings),
+        tuple(RuleTally(rid, *counts) for rid, counts in sorted(tallies.items())),
+    )
+
+
+def _evaluate(
+    rule: Rule,
+    template: Template,
+    resolver: Resolver,
+    resource: Resource,
+    options: LintOptions,
+    exists: bool | None,
+) -> tuple[Outcome, Finding | None]:
+    scope = Scope(template, resolver, resource, options.rule_options.get(rule.id, {}))
+    focus = Focus(resource.data, resource.path)
+    try:
+        where = rule.where.evaluate(scope, focus) if rule.where else Result(True)
+        if where.tri is False:
+            return Outcome.NOT_APPLICABLE, None
+        check = rule.check.evaluate(scope, focus)
+    except (RecursionError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        # A rule must never take the run down: report it on this resource and go on.
+        reason = f"internal error while evaluating {rule.id}: {type(exc).__name__}: {exc}; please report it"
+        return Outcome.UNKNOWN, _finding(rule, template, resource, Outcome.UNKNOWN, resource.path, (reason,), "")
+    fails = tri_all([where.tri, None if check.tri is None else not check.tri])
+    if fails is False:
+        return Outcome.PASS, None
+    decided_by = check if check.tri is not True else where
+    reasons = check.reasons if check.tri is None else where.reasons if where.tri is None else ()
+    if fails is None:
+        return Outcome.UNKNOWN, _finding(
+            rule, template, resource, Outcome.UNKNOWN, decided_by.path or resource.path, reasons, check.detail
+        )
+    for escape in rule.undecidable:
+        if escape.when.evaluate(scope, focus).tri is True:
+            return Outcome.UNKNOWN, _finding(
+                rule, template, resource, Outcome.UNKNOWN, check.path or resource.path, (escape.reason,), ""
+            )
+    extra: tuple[str, ...] = ()
+    if exists is None and resource.condition:
+        extra = (f"{resource.logical_id} is created only when condition {resource.condition} is true",)
+    risk = rule.risk
+    for override in rule.risk_overrides:
+        if override.when.evaluate(scope, focus).tri is True:
+            risk = override.risk
+            break
+    return Outcome.FAIL, _finding(
+        rule, template, resource, Outcome.FAIL, check.path or resource.path, extra, check.detail, risk
+    )
+
+
+def _finding(
+    rule: Rule,
+    template: Template,
+    resource: Resource,
+    outcome: Outcome,
+    path: Path,
+    reasons: tuple[str, ...],
+    detail: str,
+    risk: Risk | None = None,
+) -> Finding:
+    if outcome is Outcome.FAIL:
+        message = _format(rule.message, resource, detail)
+    else:
+        message = f"{rule.title} (cannot be decided from the template)"
+        if reasons:
+            message += ": " + "; ".join(reasons)
+    return Finding(
+        rule_id=rule.id,
+        title=rule.title,
+        pillar=rule.pillar,
+        best_practice=rule.best_practice,
+        risk=risk or rule.risk,
+        outcome=outcome,
+        message=message,
+        location=Location(template.path, template.doc.span(path), resource.logical_id, resource.type, path),
+        remediation_url=rule.remediation_url,
+        reasons=reasons,
+    )
+
+
+def _format(message: str, resource: Resource, detail: str) -> str:
+    text = message.replace("{resource}", resource.logical_id).replace("{type}", resource.type)
+    text = text.replace("{detail}", detail)
+    return text.strip().rstrip(":;,").strip()
+
+
+# -- suppressions ----------------------------------------------------------------------------
+
+
+def _suppressions(
+    metadata: Mapping[str, Any], path: Path, template: Template, resource: Resource | None
+) -> tuple[list[tuple[str, str]], list[Finding]]:
+    """(rule id or prefix, reason) pairs from Metadata.walint.suppress, and findings for
+    entries that do not suppress because they have no reason or are malformed."""
+    block = metadata.get("walint")
+    if not isinstance(block, dict):
+        return [], []
+    entries = block.get("suppress")
+    if entries is None:
+        return [], []
+    problems: list[Finding] = []
+    valid: list[tuple[str, str]] = []
+    here = path + ("walint", "suppress")
+    if not isinstance(entries, list):
+        problems.append(_meta(template, resource, here, "Metadata.walint.suppress must be a list of {rule, reason}"))
+        return valid, problems
+    for i, entry in enumerate(entries):
+        where = here + (i,)
+        if not isinstance(entry, dict) or not isinstance(entry.get("rule"), str):
+            problems.append(_meta(template, resource, where, "a suppression needs a 'rule' (an id or id prefix)"))
+            continue
+        reason = entry.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            problems.append(
+                _meta(
+                    template,
+                    resource,
+                    where,
+                    f"the suppression of {entry['rule']} has no reason, so it does not apply; "
+                    "say why the finding is acceptable in 'reason'",
+                )
+            )
+            continue
+        valid.append((entry["rule"].strip(), reason.strip()))
+    return valid, problems
+
+
+def _meta(template: Template, resource: Resource | None, path: Path, message: str) -> Finding:
+    return Finding(
+        rule_id=META_RULE_ID,
+        title="Suppression without a justification",
+        pillar="operational-excellence",
+        best_practice="",
+        risk=Risk.LOW,
+        outcome=Outcome.FAIL,
+        message=message,
+        location=Location(
+            template.path,
+            template.doc.span(path),
+            resource.logical_id if resource else None,
+            resource.type if resource else None,
+            path,
+        ),
+        remediation_url=META_URL,
+    )
+
+
+def _suppressed_by(rule_id: str, entries: list[tuple[str, str]]) -> str | None:
+    for pattern, reason in entries:
+        if id_matches(rule_id, pattern):
+            return reason
+    return None
+
+
+def _with_suppression(finding: Finding, suppression: Suppression) -> Finding:
+    return Finding(
+        finding.rule_id,
+        finding.title,
+        finding.pillar,
+        finding.best_practice,
+        finding.risk,
+        finding.outcome,
+        finding.message,
+        finding.location,
+        finding.remediation_url,
+        finding.reasons,
+        suppression,
+    )
+
+
+def read_and_lint(path: str, index: RuleIndex, options: LintOptions, display: str | None = None) -> FileResult:
+    """Read a file from disk and lint it; unreadable or oversized files are errors."""
+    name = display or path
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return FileResult(name, FileStatus.ERROR, f"cannot read: {exc.strerror or exc}")
+    if len(raw) > MAX_FILE_BYTES:
+        return FileResult(name, FileStatus.ERROR, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, not linted")
+    return lint_bytes(name, raw, index, options)
+
+
+__all__ = ["Document", "LintOptions", "RuleIndex", "lint_bytes", "lint_template", "read_and_lint"]

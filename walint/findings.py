@@ -1,0 +1,130 @@
+"""Pure data passed between the pipeline stages: outcomes, locations, findings, file results."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+PathKey = str | int
+Path = tuple[PathKey, ...]
+
+
+class Risk(enum.Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more severe; used for --fail-on and sorting."""
+        return _RISK_RANK[self]
+
+    @classmethod
+    def parse(cls, text: str) -> Risk:
+        return cls(text.strip().lower())
+
+
+_RISK_RANK = {Risk.CRITICAL: 5, Risk.HIGH: 4, Risk.MEDIUM: 3, Risk.LOW: 2, Risk.INFO: 1}
+
+PILLARS = (
+    "operational-excellence",
+    "security",
+    "reliability",
+    "performance-efficiency",
+    "cost-optimization",
+    "sustainability",
+)
+
+PILLAR_PREFIX = {
+    "OPS": "operational-excellence",
+    "SEC": "security",
+    "REL": "reliability",
+    "PERF": "performance-efficiency",
+    "COST": "cost-optimization",
+    "SUS": "sustainability",
+}
+
+
+class Outcome(enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    NOT_APPLICABLE = "not-applicable"
+
+
+class FileStatus(enum.Enum):
+    LINTED = "linted"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A 1-based source region."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    file: str
+    span: Span
+    resource: str | None
+    resource_type: str | None
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    reason: str
+    source: str  # "walint" today; other tools' suppressions later
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    title: str
+    pillar: str
+    best_practice: str
+    risk: Risk
+    outcome: Outcome  # FAIL or UNKNOWN
+    message: str
+    location: Location
+    remediation_url: str
+    reasons: tuple[str, ...] = ()
+    suppressed: Suppression | None = None
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (
+            self.location.file,
+            self.location.span.line,
+            self.location.span.column,
+            self.rule_id,
+            self.location.resource or "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleTally:
+    """Per (file, rule) counts of evaluated resources, for pass rates and scorecards."""
+
+    rule_id: str
+    passed: int
+    failed: int
+    unknown: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    path: str
+    status: FileStatus
+    error: str | None = None
+    resources: int = 0
+    findings: tuple[Finding, ...] = ()
+    tallies: tuple[RuleTally, ...] = field(default=())
