@@ -1,6 +1,6 @@
 """Run some rules over a corpus and print counts and a sample of findings to review.
 
-    python scripts/corpus_review.py WA-SEC-002 WA-REL-001 [--corpus ../shared/corpus] [--sample 8]
+python scripts/corpus_review.py WA-SEC-002 WA-REL-001 [--corpus ../shared/corpus] [--sample 8]
 """
 
 from __future__ import annotations

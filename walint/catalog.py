@@ -92,7 +92,9 @@ def best_practices() -> Mapping[str, BestPractice]:
     with open(DATA_DIR / "best-practices.tsv", encoding="utf-8", newline="") as handle:
         rows = csv.DictReader(handle, delimiter="\t")
         return {
-            row["id"]: BestPractice(row["id"], row["pillar"], row["question"], row["title"], row["risk_level"], row["url"])
+            row["id"]: BestPractice(
+                row["id"], row["pillar"], row["question"], row["title"], row["risk_level"], row["url"]
+            )
             for row in rows
         }
 
@@ -104,12 +106,36 @@ def taggable_types() -> frozenset[str]:
 
 
 _FIELDS = {
-    "id", "title", "pillar", "best_practice", "related_best_practices", "risk", "risk_overrides",
-    "resource_types", "where", "assert", "message", "rationale", "remediation", "equivalents",
-    "limitations", "unknown_when", "undecidable",
+    "id",
+    "title",
+    "pillar",
+    "best_practice",
+    "related_best_practices",
+    "risk",
+    "risk_overrides",
+    "resource_types",
+    "where",
+    "assert",
+    "message",
+    "rationale",
+    "remediation",
+    "equivalents",
+    "limitations",
+    "unknown_when",
+    "undecidable",
 }
-_REQUIRED = ("id", "title", "pillar", "best_practice", "risk", "resource_types", "assert", "message",
-             "rationale", "remediation")
+_REQUIRED = (
+    "id",
+    "title",
+    "pillar",
+    "best_practice",
+    "risk",
+    "resource_types",
+    "assert",
+    "message",
+    "rationale",
+    "remediation",
+)
 _EQUIVALENT_TOOLS = ("checkov", "cfn_nag", "guard")
 
 
@@ -231,9 +257,8 @@ def _validate_schema(spec: Any, source: str) -> None:
     import jsonschema  # noqa: PLC0415
 
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(spec), key=lambda e: list(e.path))
-    if errors:
-        error = errors[0]
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(spec))
+    if error is not None:
         where = ".".join(str(p) for p in error.path) or "(top level)"
         raise RuleError(f"{source}: {where}: {error.message}")
 
@@ -246,9 +271,10 @@ def load_file(path: FsPath, *, builtin: bool, options: Mapping[str, Any] | None 
         raise RuleError(f"{source}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:
         raise RuleError(f"{source}: not valid YAML: {exc}") from None
+    # The compiler's messages name the exact key; the schema then catches anything it let by.
+    rule = compile_rule(spec, source, builtin=builtin, options=options)
     if not builtin:
         _validate_schema(spec, source)
-    rule = compile_rule(spec, source, builtin=builtin, options=options)
     if rule.id != path.stem:
         raise RuleError(f"{source}: id {rule.id} does not match the file name {path.name}")
     return rule

@@ -24,7 +24,7 @@ from typing import Any
 from walint.findings import Path
 from walint.graph import Edge, Resource, Template
 from walint.selectors import Focus, Selector, SelectorError, compile_selector, elements, expand, select
-from walint.values import Resolver, Tri, as_number, normalize, tri_all, tri_any
+from walint.values import Resolver, Tri, as_number, normalize, tri_all
 
 
 class ClauseError(ValueError):
@@ -55,8 +55,7 @@ class Scope:
     operations: int = 0  # evaluation work done, for the linear-cost guard in the tests
 
     def at(self, resource: Resource) -> Scope:
-        scope = Scope(self.template, self.resolver, resource, self.options)
-        return scope
+        return Scope(self.template, self.resolver, resource, self.options)
 
 
 def display(path: Path) -> str:
@@ -102,8 +101,10 @@ class Leaf(Clause):
             norm = normalize(value)
             return any(norm == normalize(a) for a in self.arg)
         if self.op == "matches":
-            return isinstance(value, (str, int, float)) and not isinstance(value, bool) and bool(
-                self.pattern and self.pattern.search(str(value))
+            return (
+                isinstance(value, (str, int, float))
+                and not isinstance(value, bool)
+                and bool(self.pattern and self.pattern.search(str(value)))
             ) or (isinstance(value, bool) and bool(self.pattern and self.pattern.search(_show(value))))
         number = as_number(value)
         limit = as_number(self.arg)
@@ -351,7 +352,7 @@ def _via_matches(selector: Selector, path: Path) -> bool:
     path = _strip_if(path)
     if len(path) < len(selector.steps):
         return False
-    for step, part in zip(selector.steps, path):
+    for step, part in zip(selector.steps, path, strict=False):
         if step.kind == "field" and part != step.name:
             return False
         if step.kind == "index" and part != step.index:
@@ -424,8 +425,8 @@ def compile_clause(spec: Any, where: str, options: Mapping[str, Any] | None = No
         raise ClauseError("expected a clause (a mapping such as {path: …, equals: …})", where)
     keys = set(spec)
     try:
-        if keys == {"all"} or keys == {"any"}:
-            (name, parts), = spec.items()
+        if keys in ({"all"}, {"any"}):
+            ((name, parts),) = spec.items()
             if not isinstance(parts, list) or not parts:
                 raise ClauseError(f"'{name}' takes a non-empty list of clauses", f"{where}.{name}")
             compiled = tuple(compile_clause(p, f"{where}.{name}[{i}]", options) for i, p in enumerate(parts))
@@ -439,7 +440,7 @@ def compile_clause(spec: Any, where: str, options: Mapping[str, Any] | None = No
                 compile_clause(spec["check"], f"{where}.check", options),
                 every=name == "each",
             )
-        if keys == {"references"} or keys == {"referenced_by"}:
+        if keys in ({"references"}, {"referenced_by"}):
             return _relation(spec, where, options)
         if "predicate" in keys:
             return _predicate(spec, where, options)
@@ -466,7 +467,7 @@ def _types(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _relation(spec: dict[str, Any], where: str, options: Mapping[str, Any] | None) -> Clause:
-    (name, body), = spec.items()
+    ((name, body),) = spec.items()
     here = f"{where}.{name}"
     if not isinstance(body, dict):
         raise ClauseError(f"'{name}' takes a mapping", here)

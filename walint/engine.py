@@ -134,6 +134,7 @@ def lint_template(template: Template, index: RuleIndex, options: LintOptions) ->
         len(template.resources),
         tuple(findings),
         tuple(RuleTally(rid, *counts) for rid, counts in sorted(tallies.items())),
+        template.notes,
     )
 
 

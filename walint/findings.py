@@ -48,7 +48,7 @@ PILLAR_PREFIX = {
 
 
 class Outcome(enum.Enum):
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
     FAIL = "fail"
     UNKNOWN = "unknown"
     NOT_APPLICABLE = "not-applicable"
@@ -128,3 +128,31 @@ class FileResult:
     resources: int = 0
     findings: tuple[Finding, ...] = ()
     tallies: tuple[RuleTally, ...] = field(default=())
+    notes: tuple[str, ...] = ()  # what could not be checked in a linted file, and why
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """Everything one run produced, in deterministic order; reporters read only this."""
+
+    files: tuple[FileResult, ...]
+    fail_on: Risk | None
+    strict: bool
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for r in self.files for f in r.findings)
+
+    def is_failing(self, finding: Finding) -> bool:
+        """Whether this finding fails the run (exit code 1)."""
+        if finding.suppressed is not None or self.fail_on is None:
+            return False
+        if finding.outcome is Outcome.UNKNOWN and not self.strict:
+            return False
+        return finding.risk.rank >= self.fail_on.rank
+
+    @property
+    def exit_code(self) -> int:
+        if any(r.status is FileStatus.ERROR for r in self.files):
+            return 2  # a file that could not be linted wins over findings: the gate is blind there
+        return 1 if any(self.is_failing(f) for f in self.findings) else 0

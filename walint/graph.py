@@ -58,6 +58,7 @@ class Template:
     outputs: Mapping[str, Any]
     transforms: tuple[str, ...]
     metadata: Mapping[str, Any]
+    notes: tuple[str, ...] = ()
     edges_from: Mapping[str, tuple[Edge, ...]] = field(default_factory=dict)
     edges_to: Mapping[str, tuple[Edge, ...]] = field(default_factory=dict)
 
@@ -110,17 +111,27 @@ def build(doc: Document) -> Template:
     if not isinstance(raw_resources, dict):
         raise TemplateError(f"Resources must be a mapping, not {_shape(raw_resources)}", ("Resources",))
     resources: dict[str, Resource] = {}
+    notes: list[str] = []
     for logical_id, entry in raw_resources.items():
         where = ("Resources", logical_id)
+        if logical_id.startswith("Fn::ForEach::"):
+            # AWS::LanguageExtensions loops are not expanded yet; say so rather than pass them.
+            notes.append(f"{logical_id} (Fn::ForEach) is not expanded: the resources it creates were not checked")
+            continue
         if not isinstance(entry, dict):
             raise TemplateError(f"resource {logical_id} must be a mapping, not {_shape(entry)}", where)
         rtype = entry.get("Type")
+        if isinstance(rtype, dict) and len(rtype) == 1:
+            tag = next(iter(rtype)).removeprefix("Fn::")
+            raise TemplateError(
+                f"resource {logical_id} has Type !{tag}, which CloudFormation does not accept "
+                "(a Rain module or another pre-processor must run first)",
+                where + ("Type",),
+            )
         if not isinstance(rtype, str) or not rtype:
             raise TemplateError(f"resource {logical_id} has no Type", where)
         condition = entry.get("Condition")
-        resources[logical_id] = Resource(
-            logical_id, rtype, entry, condition if isinstance(condition, str) else None
-        )
+        resources[logical_id] = Resource(logical_id, rtype, entry, condition if isinstance(condition, str) else None)
     transform = data.get("Transform")
     if isinstance(transform, str):
         transforms: tuple[str, ...] = (transform,)
@@ -128,10 +139,7 @@ def build(doc: Document) -> Template:
         transforms = tuple(t for t in transform if isinstance(t, str))
     else:
         transforms = ()
-    parameters = {
-        name: (spec if isinstance(spec, dict) else {})
-        for name, spec in _section(data, "Parameters").items()
-    }
+    parameters = {name: (spec if isinstance(spec, dict) else {}) for name, spec in _section(data, "Parameters").items()}
     template = Template(
         doc=doc,
         resources=resources,
@@ -141,6 +149,7 @@ def build(doc: Document) -> Template:
         outputs=_section(data, "Outputs"),
         transforms=transforms,
         metadata=_section(data, "Metadata"),
+        notes=tuple(notes),
     )
     edges_from: dict[str, list[Edge]] = {}
     edges_to: dict[str, list[Edge]] = {}
@@ -175,14 +184,14 @@ def _walk(source: str, value: Any, path: Path, resources: Mapping[str, Resource]
         node, where = stack.pop()
         if isinstance(node, dict):
             if len(node) == 1:
-                (name, arg), = node.items()
+                ((name, arg),) = node.items()
                 if name == "Ref" and isinstance(arg, str):
                     if arg in resources:
                         yield Edge(source, arg, "Ref", where)
                     continue
                 if name == "Fn::GetAtt":
                     target, attribute = _getatt_target(arg)
-                    if target in resources:
+                    if target is not None and target in resources:
                         yield Edge(source, target, "GetAtt", where, attribute)
                     continue
                 if name == "Fn::Sub":

@@ -93,6 +93,7 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
             return [self._item(child, path + (i,)) for i, child in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)
         return self._scalar(node)
 
     def _item(self, node: Node, path: Path) -> Any:
@@ -124,9 +125,7 @@ class _Builder:
             key = str(self._scalar(key_node)) if key_node.tag != _NULL else "null"
             line = key_node.start_mark.line + 1
             if key in seen:
-                raise ParseError(
-                    f"duplicate key {key!r} (first defined on line {seen[key]})", line
-                )
+                raise ParseError(f"duplicate key {key!r} (first defined on line {seen[key]})", line)
             seen[key] = line
             child = path + (key,)
             end = value_node if isinstance(value_node, ScalarNode) else key_node
@@ -162,6 +161,23 @@ def _span(node: Node, *, scalar_end: bool) -> Span:
     return Span(start.line + 1, start.column + 1, start.line + 1, start.column + 2)
 
 
+def _expanded_size(node: Node, memo: dict[int, int]) -> int:
+    """How many nodes the tree has once aliases are expanded, counted over the shared graph
+    (each distinct node once), so that an alias bomb is caught before it is expanded."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    total = 1
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            total += _expanded_size(key, memo) + _expanded_size(value, memo)
+    elif isinstance(node, SequenceNode):
+        for child in node.value:
+            total += _expanded_size(child, memo)
+    memo[id(node)] = total
+    return total
+
+
 def decode(path: str, raw: bytes) -> Document:
     """Decode template bytes. Raises ParseError with a line number where there is one."""
     if b"\x00" in raw[:8192]:
@@ -188,9 +204,7 @@ def decode(path: str, raw: bytes) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or str(exc)
-        raise ParseError(
-            f"not valid YAML or JSON: {problem}", mark.line + 1 if mark else None
-        ) from exc
+        raise ParseError(f"not valid YAML or JSON: {problem}", mark.line + 1 if mark else None) from exc
     except yaml.YAMLError as exc:
         raise ParseError(f"not valid YAML or JSON: {exc}") from exc
     except RecursionError as exc:
@@ -198,6 +212,12 @@ def decode(path: str, raw: bytes) -> Document:
     if node is None:
         raise ParseError("empty document")
     try:
+        size = _expanded_size(node, {})
+        if size > MAX_NODES:
+            raise ParseError(
+                f"the document expands to {size:,} nodes, more than {MAX_NODES:,} "
+                "(a YAML alias bomb or an unreasonably large template)"
+            )
         data = builder.build(node, ())
     except RecursionError as exc:
         raise ParseError("nesting is too deep to decode") from exc

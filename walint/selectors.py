@@ -65,12 +65,12 @@ def compile_selector(text: str) -> Selector:
 
 def _from_jsonpath(text: str) -> list[Step]:
     try:
-        import jsonpath_ng  # noqa: PLC0415 - imported only for non-trivial paths
-        from jsonpath_ng import jsonpath as jp  # noqa: PLC0415
+        from jsonpath_ng import jsonpath as jp  # noqa: PLC0415 - imported only for non-trivial paths
+        from jsonpath_ng.parser import parse as jsonpath_parse  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise SelectorError("jsonpath-ng is required for this path") from exc
     try:
-        expr = jsonpath_ng.parse(text)
+        expr = jsonpath_parse(text)
     except Exception as exc:  # jsonpath-ng raises bare Exceptions on syntax errors
         raise SelectorError(f"invalid JSONPath {text!r}: {exc}") from exc
 
@@ -141,9 +141,7 @@ def expand(focus: Focus, resolver: Resolver) -> list[Focus]:
                 out.append(Focus(None, current.path, current.assumptions, unknown="Fn::If has malformed arguments"))
                 continue
             for branch, assumptions, index in reversed(branches):
-                pending.append(
-                    Focus(branch, current.path + ("Fn::If", index), current.assumptions + assumptions)
-                )
+                pending.append(Focus(branch, current.path + ("Fn::If", index), current.assumptions + assumptions))
             continue
         alts = resolver.resolve(current.value)
         for alt in alts:

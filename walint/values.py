@@ -60,8 +60,8 @@ ABSENT = Alt(Kind.ABSENT)
 def intrinsic(value: Any) -> tuple[str, Any] | None:
     """(name, argument) when `value` is a single-key intrinsic function or Ref."""
     if isinstance(value, dict) and len(value) == 1:
-        (name, arg), = value.items()
-        if name == "Ref" or name == "Condition" or name.startswith("Fn::"):
+        ((name, arg),) = value.items()
+        if name in {"Ref", "Condition"} or name.startswith("Fn::"):
             return name, arg
     return None
 
@@ -201,9 +201,7 @@ class Resolver:
             return [Alt(Kind.KNOWN, _split(default) if is_list and isinstance(default, str) else default)]
         allowed = spec.get("AllowedValues")
         if isinstance(allowed, list) and allowed and not is_list:
-            return [
-                Alt(Kind.KNOWN, v, assumptions=(f"parameter {name} is {v!r}",)) for v in allowed
-            ]
+            return [Alt(Kind.KNOWN, v, assumptions=(f"parameter {name} is {v!r}",)) for v in allowed]
         hint = f" (default {spec['Default']!r})" if "Default" in spec else ""
         return [
             Alt(
@@ -257,11 +255,13 @@ class Resolver:
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1).strip()
-            source = local[name] if name in local else {"Ref": name} if "." not in name else {"Fn::GetAtt": name}
+            source = local.get(name, {"Ref": name} if "." not in name else {"Fn::GetAtt": name})
             alts = self.resolve(source, depth)
             if len(alts) == 1 and alts[0].kind is Kind.KNOWN and not isinstance(alts[0].value, (dict, list)):
                 return _text(alts[0].value)
-            failure.append(alts[0].reason if len(alts) == 1 and alts[0].reason else f"${{{name}}} is known only at deploy time")
+            failure.append(
+                alts[0].reason if len(alts) == 1 and alts[0].reason else f"${{{name}}} is known only at deploy time"
+            )
             return ""
 
         result = _SUB_VAR.sub(replace, text)
@@ -305,8 +305,11 @@ class Resolver:
         index = self.resolve(arg[0], depth)
         items = self.resolve(arg[1], depth)
         if (
-            len(index) == 1 and index[0].kind is Kind.KNOWN
-            and len(items) == 1 and items[0].kind is Kind.KNOWN and isinstance(items[0].value, list)
+            len(index) == 1
+            and index[0].kind is Kind.KNOWN
+            and len(items) == 1
+            and items[0].kind is Kind.KNOWN
+            and isinstance(items[0].value, list)
         ):
             try:
                 chosen = items[0].value[int(index[0].value)]

@@ -1,0 +1,221 @@
+"""Command line: `walint check PATH…` (or `walint PATH…`), `walint rules`, `walint explain ID`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from walint import __version__
+from walint.catalog import Rule, RuleError, id_matches, load_rules
+from walint.config import Config, ConfigError, load, parse_fail_on
+from walint.findings import FileResult, FileStatus, RunResult
+
+SUBCOMMANDS = ("check", "rules", "explain")
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _split(values: Sequence[str] | None) -> tuple[str, ...] | None:
+    if not values:
+        return None
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="walint",
+        description="Review CloudFormation templates against the AWS Well-Architected Framework.",
+        epilog="Exit codes: 0 no failing findings, 1 failing findings, 2 usage, configuration or parse errors.",
+    )
+    parser.add_argument("--version", action="version", version=f"walint {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{check,rules,explain}")
+
+    check = sub.add_parser("check", help="lint templates (the default command)")
+    check.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files, directories or globs")
+    check.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    check.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    check.add_argument("--select", action="append", metavar="IDS", help="only these rule ids or prefixes (WA-SEC)")
+    check.add_argument("--ignore", action="append", metavar="IDS", help="skip these rule ids or prefixes")
+    check.add_argument(
+        "--fail-on",
+        metavar="RISK",
+        help="lowest risk that fails the run: critical, high, medium (default), low, info or none",
+    )
+    check.add_argument("--strict", action="store_true", default=None, help="undecided (UNKNOWN) results fail too")
+    check.add_argument("--exit-zero", action="store_true", help="exit 0 even with failing findings")
+    check.add_argument(
+        "--config", metavar="FILE", help="configuration file (default: nearest .walint.yaml or pyproject.toml)"
+    )
+    check.add_argument("--exclude", action="append", metavar="GLOB", help="skip matching paths (repeatable)")
+    check.add_argument(
+        "--force-exclude", action="store_true", help="apply excludes to files named explicitly too (for pre-commit)"
+    )
+    check.add_argument("--rules-dir", action="append", metavar="DIR", help="also load custom rules from DIR")
+    check.add_argument(
+        "--parameter", action="append", metavar="KEY=VALUE", help="a deployment parameter value (repeatable)"
+    )
+    check.add_argument(
+        "--assume-defaults", action="store_true", default=None, help="treat parameter defaults as deployed values"
+    )
+
+    rules = sub.add_parser("rules", help="list the rules")
+    rules.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    rules.add_argument("--select", action="append", metavar="IDS")
+
+    explain = sub.add_parser("explain", help="show a rule's documentation")
+    explain.add_argument("rule", metavar="RULE_ID")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] not in SUBCOMMANDS and args_list[0] not in ("-h", "--help", "--version"):
+        args_list.insert(0, "check")  # `walint PATH…` is `walint check PATH…`
+    if not args_list:
+        args_list = ["check"]
+    try:
+        return _dispatch(_parser().parse_args(args_list))
+    except BrokenPipeError:
+        # `walint rules | head`: the reader went away; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+def _error(message: str) -> int:
+    print(f"walint: error: {message}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "rules":
+        return _rules(args)
+    if args.command == "explain":
+        return _explain(args)
+    return _check(args)
+
+
+def _load(config: Config) -> list[Rule]:
+    rules = load_rules(config.rules_dirs, config.rule_options)
+    if config.select:
+        rules = [r for r in rules if any(id_matches(r.id, s) for s in config.select)]
+    if config.ignore:
+        rules = [r for r in rules if not any(id_matches(r.id, s) for s in config.ignore)]
+    return rules
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.config, Path.cwd())
+        parameters = dict(config.parameters)
+        for item in args.parameter or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                return _error(f"--parameter expects KEY=VALUE, got {item!r}")
+            parameters[key.strip()] = value
+        config = config.merged(
+            select=_split(args.select),
+            ignore=_split(args.ignore),
+            strict=args.strict,
+            exclude=(config.exclude + tuple(args.exclude)) if args.exclude else None,
+            rules_dirs=(config.rules_dirs + tuple(args.rules_dir)) if args.rules_dir else None,
+            parameters=parameters,
+            assume_defaults=args.assume_defaults,
+        )
+        if args.fail_on is not None:
+            try:
+                config = replace(config, fail_on=parse_fail_on(args.fail_on))
+            except ValueError:
+                return _error("--fail-on must be one of critical, high, medium, low, info, none")
+        rules = _load(config)
+    except (ConfigError, RuleError) as exc:
+        return _error(str(exc))
+
+    from walint.discover import discover  # noqa: PLC0415
+    from walint.engine import LintOptions, RuleIndex, read_and_lint  # noqa: PLC0415
+    from walint.reporters import render  # noqa: PLC0415
+
+    candidates, problems = discover(args.paths, config.exclude, force_exclude=args.force_exclude)
+    index = RuleIndex(rules)
+    options = LintOptions(config.parameters, config.assume_defaults, config.rule_options)
+    results: list[FileResult] = [FileResult(path, FileStatus.ERROR, problem) for path, problem in problems]
+    results += [read_and_lint(c.path, index, options, display=c.display) for c in candidates]
+    run = RunResult(tuple(results), config.fail_on, config.strict)
+    if args.output:
+        report = render(args.format, run, rules, color=False)
+        try:
+            Path(args.output).write_text(report, encoding="utf-8")
+        except OSError as exc:
+            return _error(f"cannot write {args.output}: {exc.strerror or exc}")
+    else:
+        sys.stdout.write(render(args.format, run, rules, color=_color()))
+    code = run.exit_code
+    return EXIT_OK if args.exit_zero and code == EXIT_FINDINGS else code
+
+
+def _color() -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _rules(args: argparse.Namespace) -> int:
+    try:
+        rules = _load(Config(select=_split(args.select) or ()))
+    except RuleError as exc:
+        return _error(str(exc))
+    if args.format == "json":
+        payload = {
+            "rules": [
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "pillar": r.pillar,
+                    "best_practice": r.best_practice,
+                    "related_best_practices": list(r.related_best_practices),
+                    "risk": r.risk.value,
+                    "resource_types": list(r.resource_types),
+                    "remediation_url": r.remediation_url,
+                    "equivalents": {k: list(v) for k, v in r.equivalents.items()},
+                }
+                for r in rules
+            ]
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return EXIT_OK
+    for r in rules:
+        sys.stdout.write(f"{r.id:<12} {r.risk.value:<8} {r.best_practice:<11} {r.title}\n")
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from walint.docs import rule_page  # noqa: PLC0415
+
+    try:
+        rules = {r.id: r for r in load_rules()}
+    except RuleError as exc:
+        return _error(str(exc))
+    rule = rules.get(args.rule.strip().upper())
+    if rule is None:
+        return _error(f"no rule {args.rule!r}; `walint rules` lists them")
+    page = rule_page(rule)
+    if _color():
+        from rich.console import Console  # noqa: PLC0415
+        from rich.markdown import Markdown  # noqa: PLC0415
+
+        Console().print(Markdown(page))
+    else:
+        sys.stdout.write(page)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
