@@ -231,3 +231,25 @@ def test_custom_rules_dir_errors_name_file_and_key(tmp_path: Path, capsys: pytes
     write(tmp_path, "custom/ORG-001.yaml", "id: ORG-001\ntitle: x\n")
     code, _, err = run(capsys, "db.yaml", "--rules-dir", "custom")
     assert code == 2 and "ORG-001.yaml" in err and "missing required key" in err
+
+
+def test_the_hook_path_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """cfn-lint and jsonschema cost most of a second to import; rich is only for text output."""
+    import subprocess
+    import sys
+
+    write(tmp_path, "db.yaml", PLAIN_DB)
+    code = (
+        "import sys; from walint.cli import main; rc = main(['check', 'db.yaml', '-f', 'json']); "
+        "print('IMPORTED=' + ','.join(sorted(m for m in ('cfnlint', 'jsonschema', 'rich') if m in sys.modules)))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "IMPORTED="

@@ -36,8 +36,26 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="lint templates (the default command)")
     check.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files, directories or globs")
-    check.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "-f",
+        "--format",
+        action="append",
+        metavar="FORMAT[:FILE]",
+        help="text (default), json, sarif, github, junit or markdown; repeat for several reports, "
+        "each to its own file (--format text --format sarif:walint.sarif)",
+    )
     check.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
+    check.add_argument("--sarif-unknown", action="store_true", help="include undecided results in SARIF (as notes)")
+    check.add_argument(
+        "--sarif-suppressed", action="store_true", help="include suppressed results in SARIF, with their justification"
+    )
+    check.add_argument("--baseline", metavar="FILE", help="report only findings that are not in this baseline")
+    check.add_argument("--write-baseline", metavar="FILE", help="record the current findings as a baseline")
+    check.add_argument(
+        "--no-other-tool-suppressions",
+        action="store_true",
+        help="ignore checkov, cfn_nag and cfn-guard suppressions in template Metadata",
+    )
     check.add_argument("--select", action="append", metavar="IDS", help="only these rule ids or prefixes (WA-SEC)")
     check.add_argument("--ignore", action="append", metavar="IDS", help="skip these rule ids or prefixes")
     check.add_argument(
@@ -137,26 +155,75 @@ def _check(args: argparse.Namespace) -> int:
     except (ConfigError, RuleError) as exc:
         return _error(str(exc))
 
+    outputs = _outputs(args.format or ["text"], args.output)
+    if isinstance(outputs, str):
+        return _error(outputs)
+
+    from walint import baseline  # noqa: PLC0415
     from walint.discover import discover  # noqa: PLC0415
     from walint.engine import LintOptions, RuleIndex, read_and_lint  # noqa: PLC0415
-    from walint.reporters import render  # noqa: PLC0415
+    from walint.reporters import RenderOptions, render  # noqa: PLC0415
 
+    try:
+        known = baseline.load(args.baseline) if args.baseline else frozenset()
+    except baseline.BaselineError as exc:
+        return _error(str(exc))
     candidates, problems = discover(args.paths, config.exclude, force_exclude=args.force_exclude)
     index = RuleIndex(rules)
-    options = LintOptions(config.parameters, config.assume_defaults, config.rule_options)
+    options = LintOptions(
+        config.parameters,
+        config.assume_defaults,
+        config.rule_options,
+        other_tool_suppressions=not args.no_other_tool_suppressions,
+    )
     results: list[FileResult] = [FileResult(path, FileStatus.ERROR, problem) for path, problem in problems]
     results += [read_and_lint(c.path, index, options, display=c.display) for c in candidates]
-    run = RunResult(tuple(results), config.fail_on, config.strict)
-    if args.output:
-        report = render(args.format, run, rules, color=False)
+    if args.write_baseline:
         try:
-            Path(args.output).write_text(report, encoding="utf-8")
+            count = baseline.write(args.write_baseline, (f for r in results for f in r.findings))
+        except baseline.BaselineError as exc:
+            return _error(str(exc))
+        print(f"walint: wrote {count} findings to the baseline {args.write_baseline}", file=sys.stderr)
+    baselined = 0
+    if known:
+        results, baselined = baseline.apply(results, known)
+    run = RunResult(tuple(results), config.fail_on, config.strict, baselined)
+    for fmt, target in outputs:
+        render_options = RenderOptions(
+            color=target is None and _color(), sarif_unknown=args.sarif_unknown, sarif_suppressed=args.sarif_suppressed
+        )
+        report = render(fmt, run, rules, render_options)
+        if target is None:
+            sys.stdout.write(report)
+            continue
+        try:
+            Path(target).write_text(report, encoding="utf-8")
         except OSError as exc:
-            return _error(f"cannot write {args.output}: {exc.strerror or exc}")
-    else:
-        sys.stdout.write(render(args.format, run, rules, color=_color()))
+            return _error(f"cannot write {target}: {exc.strerror or exc}")
     code = run.exit_code
     return EXIT_OK if args.exit_zero and code == EXIT_FINDINGS else code
+
+
+def _outputs(formats: Sequence[str], output: str | None) -> list[tuple[str, str | None]] | str:
+    """(format, file or None for stdout) for each --format, or the usage error."""
+    from walint.reporters import FORMATS  # noqa: PLC0415
+
+    outputs: list[tuple[str, str | None]] = []
+    for item in formats:
+        fmt, _, target = item.partition(":")
+        fmt = fmt.strip().lower()
+        if fmt not in FORMATS:
+            return f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}"
+        outputs.append((fmt, target or None))
+    to_stdout = [i for i, (_, target) in enumerate(outputs) if target is None]
+    if output is not None:
+        if len(to_stdout) != 1:
+            return "--output goes with exactly one --format that has no :FILE of its own"
+        fmt, _ = outputs[to_stdout[0]]
+        outputs[to_stdout[0]] = (fmt, output)
+    elif len(to_stdout) > 1:
+        return "only one format can go to standard output; give the others a file (--format sarif:walint.sarif)"
+    return outputs
 
 
 def _color() -> bool:

@@ -10,6 +10,8 @@ from typing import Any
 from walint.catalog import Rule, id_matches, taggable_types
 from walint.conditions import Result, Scope
 from walint.findings import (
+    META_RULE_ID,
+    META_URL,
     FileResult,
     FileStatus,
     Finding,
@@ -29,15 +31,13 @@ from walint.values import Resolver, tri_all
 #: sources can be larger before transformation, so allow headroom).
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
-META_RULE_ID = "WA-META-001"
-META_URL = "https://github.com/walint/walint/blob/main/README.md#suppressing-a-finding"
-
 
 @dataclass(frozen=True)
 class LintOptions:
     parameters: Mapping[str, str] = field(default_factory=dict)
     assume_defaults: bool = False
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    other_tool_suppressions: bool = True  # honour checkov/cfn_nag/cfn-guard skips on equivalent rules
 
 
 class RuleIndex:
@@ -112,6 +112,9 @@ def lint_template(template: Template, index: RuleIndex, options: LintOptions) ->
             metadata if isinstance(metadata, dict) else {}, resource.path + ("Metadata",), template, resource
         )
         findings.extend(meta)
+        foreign = (
+            _foreign_suppressions(metadata) if options.other_tool_suppressions and isinstance(metadata, dict) else []
+        )
         for rule in rules:
             outcome, finding = _evaluate(rule, template, resolver, resource, options, exists)
             tally = tallies.setdefault(rule.id, [0, 0, 0])
@@ -125,6 +128,10 @@ def lint_template(template: Template, index: RuleIndex, options: LintOptions) ->
                 reason = _suppressed_by(rule.id, own) or _suppressed_by(rule.id, template_suppressions)
                 if reason is not None:
                     finding = _with_suppression(finding, Suppression(reason, "walint"))
+                else:
+                    other = _suppressed_by_other_tool(rule, foreign)
+                    if other is not None:
+                        finding = _with_suppression(finding, other)
                 findings.append(finding)
     findings.sort(key=lambda f: f.sort_key)
     return FileResult(
@@ -153,7 +160,7 @@ def _evaluate(
         if where.tri is False:
             return Outcome.NOT_APPLICABLE, None
         check = rule.check.evaluate(scope, focus)
-    except (RecursionError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - isolation: one broken rule must not stop the run
         # A rule must never take the run down: report it on this resource and go on.
         reason = f"internal error while evaluating {rule.id}: {type(exc).__name__}: {exc}; please report it"
         return Outcome.UNKNOWN, _finding(rule, template, resource, Outcome.UNKNOWN, resource.path, (reason,), "")
@@ -279,6 +286,33 @@ def _meta(template: Template, resource: Resource | None, path: Path, message: st
         ),
         remediation_url=META_URL,
     )
+
+
+def _foreign_suppressions(metadata: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(tool, check id, reason) from the suppressions checkov, cfn_nag and cfn-guard read."""
+    found: list[tuple[str, str, str]] = []
+    checkov = metadata.get("checkov")
+    if isinstance(checkov, dict) and isinstance(checkov.get("skip"), list):
+        for entry in checkov["skip"]:
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                found.append(("checkov", entry["id"], str(entry.get("comment") or "")))
+    nag = metadata.get("cfn_nag")
+    if isinstance(nag, dict) and isinstance(nag.get("rules_to_suppress"), list):
+        for entry in nag["rules_to_suppress"]:
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                found.append(("cfn_nag", entry["id"], str(entry.get("reason") or "")))
+    guard = metadata.get("guard")
+    if isinstance(guard, dict) and isinstance(guard.get("SuppressedRules"), list):
+        found += [("guard", name, "") for name in guard["SuppressedRules"] if isinstance(name, str)]
+    return found
+
+
+def _suppressed_by_other_tool(rule: Rule, foreign: list[tuple[str, str, str]]) -> Suppression | None:
+    for tool, check, reason in foreign:
+        if check in rule.equivalents.get(tool, ()):
+            text = reason.strip() or "no reason given"
+            return Suppression(f"{text} (suppressed for {tool} {check})", tool)
+    return None
 
 
 def _suppressed_by(rule_id: str, entries: list[tuple[str, str]]) -> str | None:

@@ -47,6 +47,11 @@ PILLAR_PREFIX = {
 }
 
 
+#: Findings about walint's own in-template configuration (a suppression without a reason).
+META_RULE_ID = "WA-META-001"
+META_URL = "https://github.com/walint/walint/blob/main/README.md#suppressing-a-finding"
+
+
 class Outcome(enum.Enum):
     PASS = "pass"  # noqa: S105 - an outcome, not a password
     FAIL = "fail"
@@ -138,6 +143,7 @@ class RunResult:
     files: tuple[FileResult, ...]
     fail_on: Risk | None
     strict: bool
+    baselined: int = 0  # findings left out because the baseline already records them
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -80,6 +80,7 @@ def render(run: RunResult, rules: Sequence[Rule]) -> str:
             "failed": sum(1 for f in run.findings if f.outcome is Outcome.FAIL and not f.suppressed),
             "unknown": sum(1 for f in run.findings if f.outcome is Outcome.UNKNOWN and not f.suppressed),
             "suppressed": sum(1 for f in run.findings if f.suppressed),
+            "baselined": run.baselined,
             "rules": len(rules),
             "by_pillar": by_pillar,
             "by_risk": dict(by_risk),

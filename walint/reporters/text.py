@@ -39,7 +39,7 @@ def _line(f: Finding) -> Text:
     return text
 
 
-def render(run: RunResult, rules: Sequence[Rule], *, color: bool | None = None) -> str:
+def render(run: RunResult, rules: Sequence[Rule], *, color: bool = False) -> str:
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -63,9 +63,12 @@ def render(run: RunResult, rules: Sequence[Rule], *, color: bool | None = None) 
         if not shown:
             continue
         out(Text(result.path, style="bold underline"))
+        linked: set[str] = set()
         for f in sorted(shown, key=lambda f: (f.location.span.line, f.location.span.column, f.rule_id)):
             out(_line(f))
-            out(Text(f"      fix: {f.remediation_url}", style="dim"))
+            if f.rule_id not in linked:  # the link once per rule and file keeps repeats readable
+                linked.add(f.rule_id)
+                out(Text(f"      fix: {f.remediation_url}", style="dim"))
             for reason in f.reasons:
                 out(Text(f"      note: {reason}", style="dim"))
         out()
@@ -74,12 +77,7 @@ def render(run: RunResult, rules: Sequence[Rule], *, color: bool | None = None) 
         out(Text(f"Could not be decided from the templates ({len(unknown)}):", style="bold"))
         for f in unknown:
             out(_line(f))
-        out(
-            Text(
-                "  Pass --parameter NAME=VALUE (or --parameters FILE) to decide values that come from parameters.",
-                style="dim",
-            )
-        )
+        out(Text("  Pass --parameter NAME=VALUE to decide values that come from parameters.", style="dim"))
         out()
 
     if suppressed:
@@ -118,6 +116,8 @@ def render(run: RunResult, rules: Sequence[Rule], *, color: bool | None = None) 
         summary += f"; {skipped} file{'s' if skipped != 1 else ''} skipped (not CloudFormation)"
     if errors:
         summary += f"; {len(errors)} could not be linted"
+    if run.baselined:
+        summary += f"; {run.baselined} known finding{'s' if run.baselined != 1 else ''} matched the baseline"
     out(Text(summary, style="bold"))
     return buffer.getvalue()
 
