@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--rules-dir", action="append", metavar="DIR", help="also load custom rules from DIR")
     check.add_argument(
+        "-j", "--jobs", type=int, metavar="N", help="lint files in N processes (default: the number of cores)"
+    )
+    check.add_argument(
         "--parameter", action="append", metavar="KEY=VALUE", help="a deployment parameter value (repeatable)"
     )
     check.add_argument(
@@ -161,15 +164,17 @@ def _check(args: argparse.Namespace) -> int:
 
     from walint import baseline  # noqa: PLC0415
     from walint.discover import discover  # noqa: PLC0415
-    from walint.engine import LintOptions, RuleIndex, read_and_lint  # noqa: PLC0415
+    from walint.engine import LintOptions  # noqa: PLC0415
     from walint.reporters import RenderOptions, render  # noqa: PLC0415
+    from walint.runner import default_jobs, lint_all  # noqa: PLC0415
 
     try:
         known = baseline.load(args.baseline) if args.baseline else frozenset()
     except baseline.BaselineError as exc:
         return _error(str(exc))
     candidates, problems = discover(args.paths, config.exclude, force_exclude=args.force_exclude)
-    index = RuleIndex(rules)
+    if args.jobs is not None and args.jobs < 1:
+        return _error("--jobs takes a positive number")
     options = LintOptions(
         config.parameters,
         config.assume_defaults,
@@ -177,7 +182,7 @@ def _check(args: argparse.Namespace) -> int:
         other_tool_suppressions=not args.no_other_tool_suppressions,
     )
     results: list[FileResult] = [FileResult(path, FileStatus.ERROR, problem) for path, problem in problems]
-    results += [read_and_lint(c.path, index, options, display=c.display) for c in candidates]
+    results += lint_all(candidates, rules, options, args.jobs or default_jobs())
     if args.write_baseline:
         try:
             count = baseline.write(args.write_baseline, (f for r in results for f in r.findings))

@@ -85,6 +85,9 @@ class Resolver:
         self.assume_defaults = assume_defaults
         self._conditions: dict[str, Tri] = {}
         self._evaluating: set[str] = set()
+        #: Per-template memo for predicates that scan the whole template (keyed by predicate and
+        #: arguments), so that the cost of a rule stays linear in the number of resources.
+        self.cache: dict[Any, Any] = {}
 
     # -- conditions ---------------------------------------------------------------------------
 

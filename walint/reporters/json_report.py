@@ -10,6 +10,7 @@ from typing import Any
 from walint import __version__
 from walint.catalog import Rule
 from walint.findings import PILLARS, Finding, Outcome, Risk, RunResult
+from walint.reporters.limits import LARGE_REPORT
 
 SCHEMA_VERSION = 1
 
@@ -87,4 +88,7 @@ def render(run: RunResult, rules: Sequence[Rule]) -> str:
             "exit_code": run.exit_code,
         },
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    # Indented for people on small runs; compact on large ones, where the indenting encoder
+    # (pure Python) would cost seconds.
+    indent = 2 if len(run.findings) <= LARGE_REPORT else None
+    return json.dumps(document, indent=indent, ensure_ascii=False) + "\n"

@@ -13,6 +13,7 @@ from walint import __version__
 from walint.catalog import Rule, best_practices
 from walint.findings import META_RULE_ID, META_URL, Finding, Outcome, Risk, RunResult
 from walint.fingerprint import fingerprint
+from walint.reporters.limits import LARGE_REPORT
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/walint/walint"
@@ -178,4 +179,7 @@ def render(
             }
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    # Indented for people on small runs; compact on large ones, where the indenting encoder
+    # (pure Python) would cost seconds.
+    indent = 2 if len(run.findings) <= LARGE_REPORT else None
+    return json.dumps(document, indent=indent, ensure_ascii=False) + "\n"
