@@ -141,7 +141,7 @@ def superpose(judged: Sequence[tuple[Tri, Focus]]) -> Result:
         if tri is None:
             reasons.append(f"{where}: {node.unknown}")
         elif node.assumptions:
-            state = "not set" if node.absent else _show(node.value)
+            state = "not set" if node.absent else "set at deploy time" if node.unknown else _show(node.value)
             reasons.append(f"{_base(node.path)} is {state} when {' and '.join(node.assumptions)}")
     path = next((n.path for t, n in judged if t is None), judged[0][1].path)
     return Result(None, path, tuple(dict.fromkeys(reasons)))
@@ -236,7 +236,7 @@ class Quantifier(Clause):
         results: list[Result] = []
         for node in select(self.selector, focus, scope.resolver):
             for element in elements(node, scope.resolver):
-                if element.unknown:
+                if element.unknown and not element.target:
                     results.append(Result(None, element.path, (f"{display(element.path)}: {element.unknown}",)))
                     continue
                 r = self.check.evaluate(scope, element)
@@ -316,7 +316,7 @@ class References(Clause):
         else:
             for node in select(self.selector, focus, scope.resolver):
                 for item in expand(node, scope.resolver):
-                    if item.unknown and not item.unknown.startswith("it is a reference"):
+                    if item.unknown and not item.target:
                         unknown.append(f"{display(item.path)}: {item.unknown}")
                     prefixes.append(node.path)
         candidates = []
@@ -389,6 +389,8 @@ PREDICATES: dict[str, PredicateFn] = {}
 
 def predicate(name: str) -> Callable[[PredicateFn], PredicateFn]:
     def register(fn: PredicateFn) -> PredicateFn:
+        if name in PREDICATES and PREDICATES[name] is not fn:
+            raise ValueError(f"predicate {name!r} is registered twice ({PREDICATES[name].__module__}, {fn.__module__})")
         PREDICATES[name] = fn
         return fn
 

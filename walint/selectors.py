@@ -91,7 +91,8 @@ def _from_jsonpath(text: str) -> list[Step]:
                 raise SelectorError(f"{text!r}: select one field at a time")
             name = node.fields[0]
             return [Step("all")] if name == "*" else [Step("field", name)]
-        if isinstance(node, jp.Wildcard):
+        wildcard = getattr(jp, "Wildcard", None)  # older jsonpath-ng parse `*` as Fields('*')
+        if wildcard is not None and isinstance(node, wildcard):
             return [Step("all")]
         if isinstance(node, jp.Index):
             if len(node.indices) != 1:
@@ -116,6 +117,7 @@ class Focus:
     assumptions: tuple[str, ...] = ()
     absent: bool = False
     unknown: str = ""  # why the node cannot be known before deployment
+    target: str = ""  # the logical id, when the node is a Ref/GetAtt to a resource
 
     def child(self, value: Any, key: str | int, *, absent: bool = False) -> Focus:
         return Focus(value, self.path + (key,), self.assumptions, absent)
@@ -153,7 +155,9 @@ def expand(focus: Focus, resolver: Resolver) -> list[Focus]:
             elif alt.kind is Kind.REF:
                 target, attribute = alt.value
                 what = f"{target}.{attribute}" if attribute else target
-                out.append(Focus(current.value, current.path, extra, unknown=f"it is a reference to {what}"))
+                out.append(
+                    Focus(current.value, current.path, extra, unknown=f"it is a reference to {what}", target=target)
+                )
             else:
                 out.append(Focus(None, current.path, extra, unknown=alt.reason))
     return out

@@ -49,13 +49,21 @@ def ports_open(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> Res
                 _field(scope, rule, "IpProtocol"), _field(scope, rule, "FromPort"), _field(scope, rule, "ToPort")
             )
             for proto, low, high in combos:
-                decisive = proto if proto.unknown or proto.absent else None
-                judged.append((_admits(proto, low, high, wanted, every), _merge(rule, decisive or low or high)))
+                judged.append((_admits(proto, low, high, wanted, every), _merge(rule, proto, low, high)))
     return superpose(judged)
 
 
-def _merge(rule: Focus, node: Focus) -> Focus:
-    return Focus(node.value, node.path, rule.assumptions + node.assumptions, node.absent, node.unknown)
+def _merge(rule: Focus, proto: Focus, low: Focus, high: Focus) -> Focus:
+    """One node standing for a (protocol, from, to) combination: the part that cannot be known
+    if there is one (so its reason is reported), with the assumptions of all three."""
+    node = next((n for n in (proto, low, high) if n.unknown), low)
+    assumptions = tuple(dict.fromkeys(rule.assumptions + proto.assumptions + low.assumptions + high.assumptions))
+    value = node.value if node.unknown else f"{_show_value(proto)} {_show_value(low)}-{_show_value(high)}"
+    return Focus(value, node.path, assumptions, node.absent, node.unknown)
+
+
+def _show_value(node: Focus) -> str:
+    return "unset" if node.absent else str(node.value)
 
 
 def _admits(proto: Focus, low: Focus, high: Focus, wanted: list[tuple[int, int]], every: bool) -> bool | None:
