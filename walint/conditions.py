@@ -165,6 +165,11 @@ def _base(path: Path) -> str:
 # -- logic -----------------------------------------------------------------------------------
 
 
+def _is_type_guard(path: Path) -> bool:
+    """A resource's Type: what `any` alternatives test to dispatch on the resource type."""
+    return len(path) == 3 and path[0] == "Resources" and path[2] == "Type"
+
+
 def _combine(results: list[Result], decisive: bool) -> Result:
     """Kleene all (decisive=False) or any (decisive=True) over evaluated children."""
     for r in results:
@@ -177,7 +182,7 @@ def _combine(results: list[Result], decisive: bool) -> Result:
     if results and decisive:
         # No alternative of an `any` held: point at the most specific place that was checked,
         # not at a type guard of the first alternative.
-        deepest = max(results, key=lambda r: len(r.path))
+        deepest = max(results, key=lambda r: (not _is_type_guard(r.path), len(r.path)))
         return Result(False, deepest.path, (), next((r.detail for r in results if r.detail), ""))
     if results:
         return Result(True, results[0].path, (), results[0].detail)
@@ -234,7 +239,8 @@ class Quantifier(Clause):
         scope.operations += 1
         decisive = not self.every  # each is decided by a False, some by a True
         results: list[Result] = []
-        for node in select(self.selector, focus, scope.resolver):
+        nodes = select(self.selector, focus, scope.resolver)
+        for node in nodes:
             for element in elements(node, scope.resolver):
                 if element.unknown and not element.target:
                     results.append(Result(None, element.path, (f"{display(element.path)}: {element.unknown}",)))
@@ -247,8 +253,10 @@ class Quantifier(Clause):
                 if r.tri is decisive:
                     return r
                 results.append(r)
+        where = nodes[0].path if nodes else focus.path
         if not results:
-            return Result(self.every, focus.path)
+            # No elements: point at the list (or where it would be), not at the resource.
+            return Result(self.every, where)
         return _combine(results, decisive)
 
 
@@ -257,6 +265,13 @@ class Quantifier(Clause):
 
 def _type_matches(resource_type: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(resource_type, p) for p in patterns)
+
+
+def _condition(scope: Scope, name: str) -> Tri:
+    """A condition's truth where the judged resource exists: its own condition holds there."""
+    if name == scope.resource.condition:
+        return True
+    return scope.resolver.condition(name)
 
 
 def _edge_presence(scope: Scope, source: Resource, edge: Edge) -> Tri:
@@ -268,7 +283,7 @@ def _edge_presence(scope: Scope, source: Resource, edge: Edge) -> Tri:
             arg = node.get("Fn::If")
             branch = edge.path[i + 1]
             if isinstance(arg, list) and len(arg) == 3 and isinstance(arg[0], str) and branch in (1, 2):
-                truth = scope.resolver.condition(arg[0])
+                truth = _condition(scope, arg[0])
                 taken = None if truth is None else (truth if branch == 1 else not truth)
                 presence = tri_all([presence, taken])
         if isinstance(node, dict) and isinstance(part, str):
@@ -278,17 +293,20 @@ def _edge_presence(scope: Scope, source: Resource, edge: Edge) -> Tri:
         else:
             break
     if source.condition:
-        presence = tri_all([presence, scope.resolver.condition(source.condition)])
+        presence = tri_all([presence, _condition(scope, source.condition)])
     return presence
 
 
-def _related(scope: Scope, candidates: list[tuple[Edge, Resource, Resource]], check: Clause | None) -> list[Result]:
-    """One result per edge: the edge exists and its other end satisfies `check`."""
+def _related(
+    scope: Scope, candidates: list[tuple[Edge, Resource, Resource]], check: Clause | None, here: Path
+) -> list[Result]:
+    """One result per edge: the edge exists and its other end satisfies `check`. Results are
+    located `here`, in the judged resource, so that findings point at the resource judged."""
     results = []
     for edge, source, other in candidates:
         presence = _edge_presence(scope, source, edge)
         if other.condition:
-            presence = tri_all([presence, scope.resolver.condition(other.condition)])
+            presence = tri_all([presence, _condition(scope, other.condition)])
         if presence is False:
             continue
         r = check.evaluate(scope.at(other), Focus(other.data, other.path)) if check else Result(True, other.path)
@@ -296,7 +314,7 @@ def _related(scope: Scope, candidates: list[tuple[Edge, Resource, Resource]], ch
         reasons = r.reasons
         if presence is None and r.tri is not False:
             reasons = (f"{source.logical_id} refers to {edge.target} only under a condition",) + reasons
-        results.append(Result(tri, other.path, reasons, r.detail))
+        results.append(Result(tri, here, reasons, r.detail))
     return results
 
 
@@ -327,10 +345,10 @@ class References(Clause):
                 continue
             if any(full[: len(p)] == p for p in prefixes):
                 candidates.append((edge, resource, target))
-        results = _related(scope, candidates, self.check)
-        if unknown:
-            results.append(Result(None, focus.path, tuple(unknown)))
         where = prefixes[0] if prefixes else focus.path
+        results = _related(scope, candidates, self.check, where)
+        if unknown:
+            results.append(Result(None, where, tuple(unknown)))
         combined = _combine(results, True)
         return combined if results else Result(False, where)
 
@@ -377,7 +395,7 @@ class ReferencedBy(Clause):
             if self.via is not None and not _via_matches(self.via, edge.path):
                 continue
             candidates.append((edge, source, source))
-        results = _related(scope, candidates, self.check)
+        results = _related(scope, candidates, self.check, focus.path)
         return _combine(results, True) if results else Result(False, focus.path)
 
 
@@ -503,6 +521,9 @@ def _predicate(spec: dict[str, Any], where: str, options: Mapping[str, Any] | No
     option_keys = spec.get("options", [])
     if not isinstance(option_keys, list) or not all(isinstance(k, str) for k in option_keys):
         raise ClauseError("'options' takes a list of argument names users may configure", f"{where}.options")
+    if "check" in args:
+        # A nested clause is compiled with the rule, so that its errors surface when rules load.
+        args = {**args, "check": compile_clause(args["check"], f"{where}.args.check", options)}
     return Predicate(_selector(spec.get("path", "@"), f"{where}.path"), name, args, tuple(option_keys))
 
 

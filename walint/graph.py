@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,13 +62,26 @@ class Template:
     notes: tuple[str, ...] = ()
     edges_from: Mapping[str, tuple[Edge, ...]] = field(default_factory=dict)
     edges_to: Mapping[str, tuple[Edge, ...]] = field(default_factory=dict)
+    by_type: Mapping[str, tuple[Resource, ...]] = field(default_factory=dict)
+    _matching: dict[tuple[str, ...], tuple[Resource, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def path(self) -> str:
         return self.doc.path
 
-    def of_type(self, resource_type: str) -> Iterator[Resource]:
-        return (r for r in self.resources.values() if r.type == resource_type)
+    def of_type(self, resource_type: str) -> tuple[Resource, ...]:
+        """The resources of one type, in template order (indexed: no scan of the template)."""
+        return self.by_type.get(resource_type, ())
+
+    def matching(self, patterns: Iterable[str]) -> tuple[Resource, ...]:
+        """The resources whose type matches any of the glob patterns, in template order."""
+        key = tuple(patterns)
+        found = self._matching.get(key)
+        if found is None:
+            types = {t for t in self.by_type if any(fnmatch.fnmatchcase(t, p) for p in key)}
+            found = tuple(r for r in self.resources.values() if r.type in types)
+            self._matching[key] = found
+        return found
 
 
 def is_template(data: Any) -> bool:
@@ -157,6 +171,10 @@ def build(doc: Document) -> Template:
         for edge in _edges(resource, resources):
             edges_from.setdefault(edge.source, []).append(edge)
             edges_to.setdefault(edge.target, []).append(edge)
+    by_type: dict[str, list[Resource]] = {}
+    for resource in resources.values():
+        by_type.setdefault(resource.type, []).append(resource)
+    object.__setattr__(template, "by_type", {k: tuple(v) for k, v in by_type.items()})
     object.__setattr__(template, "edges_from", {k: tuple(v) for k, v in edges_from.items()})
     object.__setattr__(template, "edges_to", {k: tuple(v) for k, v in edges_to.items()})
     return template

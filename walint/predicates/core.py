@@ -11,7 +11,7 @@ from typing import Any
 
 from walint.conditions import Result, Scope, display, predicate, superpose
 from walint.selectors import Focus, compile_selector, elements, expand, select
-from walint.values import Kind, as_number, intrinsic, normalize
+from walint.values import as_number, normalize
 
 _ALL_PROTOCOLS = {"-1", "all"}
 _PORT_PROTOCOLS = {"tcp", "udp", "6", "17"}
@@ -87,114 +87,90 @@ def _admits(proto: Focus, low: Focus, high: Focus, wanted: list[tuple[int, int]]
     return any(start <= hi and end >= lo for lo, hi in wanted)
 
 
-def _az_key(scope: Scope, value: Any) -> str | None:
-    """A key naming the Availability Zone of an AvailabilityZone value; None if unknown."""
-    found = intrinsic(value)
-    if found and found[0] == "Fn::Select" and isinstance(found[1], list) and len(found[1]) == 2:
-        index, source = found[1]
-        inner = intrinsic(source)
-        if inner and inner[0] == "Fn::GetAZs":
-            return f"GetAZs[{index}]"
-        if inner and inner[0] == "Ref" and isinstance(inner[1], str):
-            # Different indexes of one list parameter are taken as different zones.
-            return f"{inner[1]}[{index}]"
-    alts = scope.resolver.resolve(value)
-    if len(alts) == 1 and alts[0].kind is Kind.KNOWN and isinstance(alts[0].value, str):
-        return alts[0].value
-    return None
-
-
-@predicate("distinct_azs")
-def distinct_azs(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> Result:
-    """True when the subnets (or zone names) selected span at least `min` Availability Zones.
-
-    Subnets defined in the template are followed to their AvailabilityZone; subnet ids from
-    parameters or imports make the answer unknown unless the known ones already suffice.
-    """
-    minimum = int(args.get("min", 2))
-    zones: set[str] = set()
-    unknown: list[str] = []
-    seen_any = False
-    path = nodes[0].path if nodes else ()
-    for node in nodes:
-        for item in elements(node, scope.resolver):
-            seen_any = True
-            if item.unknown:
-                unknown.append(f"{display(item.path)}: {item.unknown}")
-                continue
-            if item.assumptions:
-                unknown.append(f"{display(item.path)} exists only when {' and '.join(item.assumptions)}")
-                continue
-            key = _subnet_zone(scope, item.value)
-            if key is None:
-                unknown.append(f"{display(item.path)}: its Availability Zone is known only at deploy time")
-            else:
-                zones.add(key)
-    if len(zones) >= minimum:
-        return Result(True, path)
-    if unknown:
-        return Result(None, path, tuple(unknown))
-    if not seen_any:
-        return Result(False, path, detail="no subnets or zones are set")
-    return Result(False, path, detail=f"all its subnets are in one Availability Zone ({', '.join(sorted(zones))})")
-
-
-def _subnet_zone(scope: Scope, value: Any) -> str | None:
-    found = intrinsic(value)
-    if found and found[0] in ("Fn::Select",):
-        return _az_key(scope, value)
-    alts = scope.resolver.resolve(value)
-    if len(alts) != 1:
-        return None
-    alt = alts[0]
-    if alt.kind is Kind.REF:
-        subnet = scope.template.resources.get(alt.value[0])
-        if subnet is None or subnet.type != "AWS::EC2::Subnet":
-            return None
-        props = subnet.properties
-        if "AvailabilityZone" in props:
-            return _az_key(scope, props["AvailabilityZone"])
-        if "AvailabilityZoneId" in props:
-            key = _az_key(scope, props["AvailabilityZoneId"])
-            return f"id:{key}" if key else None
-        return None
-    if alt.kind is Kind.KNOWN and isinstance(alt.value, str) and not alt.value.startswith("subnet-"):
-        return alt.value  # a zone name, as in an ASG's AvailabilityZones
-    return None
-
-
 @predicate("has_tags")
 def has_tags(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> Result:
     """True when the resource's Tags hold one key of every group in `required`
-    (e.g. [[Team, Owner], [Environment], [Project]]); `stack_tags` count as present."""
+    (e.g. [[Team, Owner], [Environment], [Project]]); `stack_tags` count as present.
+
+    Tags may be a list of {Key, Value} or a map. Each alternative of an Fn::If around Tags is
+    judged on its own; a tag that exists only under a condition, or whose key is known only at
+    deploy time, may or may not supply a group, which makes the answer unknown unless the
+    groups still missing outnumber what such tags could supply."""
     groups = [[g] if isinstance(g, str) else list(g) for g in args.get("required", [])]
     stack = {str(k) for k in args.get("stack_tags", [])}
-    keys: set[str] = set(stack)
-    unknown: list[str] = []
-    path: tuple[Any, ...] = ()
+    judged: list[tuple[bool | None, Focus]] = []
+    why: list[str] = []
     for node in nodes:
-        tags_nodes = _field(scope, node, "Properties.Tags")
-        for tags in tags_nodes:
-            path = tags.path
-            if tags.unknown:
-                unknown.append(f"{display(tags.path)}: {tags.unknown}")
-                continue
-            if tags.absent:
-                continue
-            if isinstance(tags.value, dict):
-                keys.update(str(k) for k in tags.value)
-                continue
-            for item in elements(tags, scope.resolver):
-                key_nodes = _field(scope, item, "Key") if not item.unknown else [item]
-                for key in key_nodes:
-                    if key.unknown:
-                        unknown.append(f"{display(key.path)}: {key.unknown}")
-                    elif not key.absent:
-                        keys.add(str(key.value))
-    missing = [group for group in groups if not any(k in keys for k in group)]
+        for tags in _field(scope, node, "Properties.Tags"):
+            tri, reason = _tags_satisfy(scope, tags, groups, stack)
+            judged.append((tri, tags))
+            if reason:
+                why.append(f"{display(tags.path)}: {reason}")
+    result = superpose(judged) if judged else Result(False)
+    if result.tri is None and why:
+        return Result(
+            None, result.path, tuple(dict.fromkeys(why + [r for r in result.reasons if not r.endswith(": ")]))
+        )
+    if result.tri is False:
+        keys = set(stack)
+        for _, tags in judged:
+            keys |= _certain_keys(scope, tags)
+        missing = [group for group in groups if not any(k in keys for k in group)]
+        names = ", ".join(" or ".join(group) for group in missing)
+        return Result(False, result.path, (), f"missing tag {names}")
+    return result
+
+
+def _tag_keys(scope: Scope, tags: Focus) -> tuple[set[str], set[str], int]:
+    """(keys surely present, keys present only under a condition, keys known only at deploy time)."""
+    certain: set[str] = set()
+    maybe: set[str] = set()
+    unknown = 0
+    if tags.absent:
+        return certain, maybe, unknown
+    if isinstance(tags.value, dict):
+        return {str(k) for k in tags.value}, maybe, unknown
+    # The alternatives of one list position (an Fn::If around a tag) are grouped: a key that
+    # every alternative sets is certain, as in `!If [IsProd, {Key: Env, …}, {Key: Env, …}]`.
+    positions: dict[tuple[Any, ...], list[tuple[str | None, bool]]] = {}
+    depth = len(tags.path) + 1
+    for item in elements(tags, scope.resolver):
+        slot = positions.setdefault(item.path[:depth], [])
+        if item.unknown:
+            slot.append((None, True))
+            continue
+        for key in _field(scope, item, "Key"):
+            if not key.absent:
+                conditional = bool(item.assumptions or key.assumptions)
+                slot.append((None if key.unknown else str(key.value), conditional))
+    for alternatives in positions.values():
+        keys = {key for key, _ in alternatives}
+        if None in keys:
+            unknown += 1
+        elif len(keys) == 1 and (len(alternatives) > 1 or not alternatives[0][1]):
+            certain |= keys  # type: ignore[arg-type]
+        else:
+            maybe |= {k for k in keys if k is not None}
+    return certain, maybe, unknown
+
+
+def _certain_keys(scope: Scope, tags: Focus) -> set[str]:
+    return set() if tags.unknown else _tag_keys(scope, tags)[0]
+
+
+def _tags_satisfy(scope: Scope, tags: Focus, groups: list[list[str]], stack: set[str]) -> tuple[bool | None, str]:
+    if tags.unknown:
+        return None, ""
+    certain, maybe, unknown = _tag_keys(scope, tags)
+    certain |= stack
+    missing = [group for group in groups if not any(k in certain for k in group)]
     if not missing:
-        return Result(True, path)
-    if unknown:
-        return Result(None, path, tuple(unknown))
+        return True, ""
+    open_groups = [group for group in missing if not any(k in maybe for k in group)]
+    # Each deploy-time key can supply at most one group.
+    if len(open_groups) > unknown:
+        return False, ""
     names = ", ".join(" or ".join(group) for group in missing)
-    return Result(False, path, detail=f"missing tag {names}")
+    if unknown:
+        return None, f"{names} may be supplied by a tag key known only at deploy time"
+    return None, f"{names} is set only under a condition"
