@@ -6,6 +6,7 @@ python -m walint.docs check   # exit 1 when docs/rules/ is stale (the test suite
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -51,12 +52,19 @@ def rule_page(rule: Rule) -> str:
         f"| Pillar | {PILLAR_TITLES[rule.pillar]} |",
         f"| Best practice | [{bp.id} {bp.title}]({bp.url}) |",
         f"| Risk | {rule.risk.value}" + "".join(f"; {o.risk.value} in some cases" for o in rule.risk_overrides) + " |",
-        f"| Resource types | {', '.join(f'`{t}`' for t in rule.resource_types)} |",
+        f"| Resource types | {', '.join(f'`{t}`' for t in rule.resource_types)} |".replace(
+            "`@taggable`", "every type with a `Tags` property"
+        ),
     ]
     if rule.related_best_practices:
         related = ", ".join(f"[{r}]({table[r].url})" for r in rule.related_best_practices if r in table)
         out.append(f"| Related best practices | {related} |")
-    out += ["", "## What it checks", "", f"{rule.title}. A finding says: “{rule.message}”.", ""]
+    sample = rule.message.replace("{resource}", "<resource>").replace("{type}", "<type>")
+    sample = sample.replace("{detail}", "<details>")
+    types = ", ".join(
+        "every type with a `Tags` property" if t == "@taggable" else f"`{t}`" for t in rule.resource_types
+    )
+    out += ["", "## What it checks", "", f"Resources of type {types}. A finding reads: “{sample}”.", ""]
     out += ["## Why it matters", "", rule.rationale, ""]
     failing = _example(rule, "fail")
     if failing:
@@ -151,9 +159,45 @@ def index_page(rules: Sequence[Rule]) -> str:
     return "\n".join(out)
 
 
+def predicates_page(rules: Sequence[Rule]) -> str:
+    """The predicate reference, from the registered functions' docstrings."""
+    import inspect  # noqa: PLC0415
+
+    from walint.conditions import PREDICATES, compile_clause  # noqa: PLC0415
+
+    compile_clause({"path": "@", "exists": True}, "")  # registers every predicate module
+    users: dict[str, list[str]] = defaultdict(list)
+    for rule in rules:
+        for name in sorted(set(_PREDICATE_USE.findall(yaml_text(rule)))):
+            users[name].append(rule.id)
+    out = [
+        "# Predicates",
+        "",
+        f"Generated from `walint/predicates/` by `{REGENERATE}`; do not edit by hand. A predicate is a "
+        "named check for what the clause operators cannot say (`{path: P, predicate: NAME, args: {…}}`); "
+        "see [writing-rules.md](writing-rules.md).",
+        "",
+    ]
+    for name in sorted(PREDICATES):
+        fn = PREDICATES[name]
+        module = fn.__module__.removeprefix("walint.predicates.")
+        doc = inspect.cleandoc(fn.__doc__ or "(undocumented)")
+        out += [f"## `{name}`", "", f"Module `{module}`. Used by: {', '.join(users[name]) or 'no built-in rule'}.", ""]
+        out += [doc, ""]
+    return "\n".join(out)
+
+
+_PREDICATE_USE = re.compile(r"predicate:\s*([a-z_0-9]+)")
+
+
+def yaml_text(rule: Rule) -> str:
+    return Path(rule.source).read_text(encoding="utf-8")
+
+
 def expected_files(rules: Sequence[Rule]) -> dict[Path, str]:
     files = {DOCS_DIR / f"{rule.id}.md": rule_page(rule) for rule in rules}
     files[DOCS_DIR / "README.md"] = index_page(rules)
+    files[DOCS_DIR.parent / "predicates.md"] = predicates_page(rules)
     return files
 
 
