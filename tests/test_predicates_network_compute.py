@@ -230,6 +230,28 @@ def test_literal_text_opaque() -> None:
     assert _script("Opaque").tri is None
 
 
+CONDITIONAL = """
+Parameters:
+  Env: {Type: String, AllowedValues: [dev, prod]}
+Conditions:
+  IsDev: !Equals [!Ref Env, dev]
+Resources:
+  OneBranch:
+    Type: AWS::EC2::Instance
+    Properties:
+      UserData: !Base64 {"Fn::If": [IsDev, "export AWS_ACCESS_KEY_ID=AKIAABCDEFGHIJKLMNOP", "echo hi"]}
+"""
+
+
+def test_literal_text_in_one_branch_is_unknown_unless_decided() -> None:
+    clause = {"path": "Properties.UserData", "predicate": "script_text_matches", "args": KEY_PATTERN}
+    undecided = evaluate(CONDITIONAL, clause, "OneBranch")
+    assert undecided.tri is None
+    assert "condition IsDev is true" in undecided.reasons[0]
+    assert evaluate(CONDITIONAL, clause, "OneBranch", {"Env": "dev"}).tri is True
+    assert evaluate(CONDITIONAL, clause, "OneBranch", {"Env": "prod"}).tri is False
+
+
 def test_literal_text_includes_mapping_keys() -> None:
     text = """
 AWSTemplateFormatVersion: "2010-09-09"

@@ -137,39 +137,52 @@ def _is_key_pair_parameter(scope: Scope, value: Any) -> bool:
     return spec is not None and str(spec.get("Type", "")) == _KEY_PAIR_TYPE
 
 
-def _literal_text(value: Any, out: list[str]) -> bool:
+Texts = list[tuple[str, tuple[str, ...]]]  # (literal text, the assumptions it exists under)
+
+
+def _literal_text(scope: Scope, value: Any, out: Texts, when: tuple[str, ...] = ()) -> bool:
     """Collect the literal text of a value as written (strings, mapping keys, and the literal parts
-    of Fn::Base64, Fn::Sub, Fn::Join, Fn::If); True if some part is not literal (a Ref, an import)."""
+    of Fn::Base64, Fn::Sub, Fn::Join, Fn::If); True if some part is not literal (a Ref, an import).
+    Text inside an Fn::If branch carries the condition it exists under, unless the parameters
+    decide the condition (then only the live branch is read)."""
     if isinstance(value, str):
-        out.append(value)
+        out.append((value, when))
         return False
     if isinstance(value, (int, float, bool)) or value is None:
         return False
     found = intrinsic(value)
     if found is None:
         if isinstance(value, dict):
-            out.extend(str(key) for key in value)  # policy condition keys are mapping keys
-            return _all_literal_text(list(value.values()), out)
-        return _all_literal_text(value if isinstance(value, list) else [], out)
+            out.extend((str(key), when) for key in value)  # policy condition keys are mapping keys
+            return _all_literal_text(scope, list(value.values()), out, when)
+        return _all_literal_text(scope, value if isinstance(value, list) else [], out, when)
     name, arg = found
     if name == "Fn::Sub":
         if isinstance(arg, str):
-            out.append(arg)
+            out.append((arg, when))
             return "${" in arg
         if isinstance(arg, list) and arg:
-            return _all_literal_text(arg, out)
+            return _all_literal_text(scope, arg, out, when)
         return True
     if name == "Fn::Join" and isinstance(arg, list) and len(arg) == 2:
-        return _literal_text(arg[1], out)
-    if name in ("Fn::Base64", "Fn::If", "Fn::Select"):
-        return _literal_text(arg[1:] if name == "Fn::If" and isinstance(arg, list) else arg, out)
+        return _literal_text(scope, arg[1], out, when)
+    if name == "Fn::If":
+        branches = scope.resolver.branches(arg)
+        if branches is None:
+            return True
+        opaque = False
+        for branch, assumptions, _ in branches:
+            opaque = _literal_text(scope, branch, out, when + assumptions) or opaque
+        return opaque
+    if name in ("Fn::Base64", "Fn::Select"):
+        return _literal_text(scope, arg, out, when)
     return True
 
 
-def _all_literal_text(items: list[Any], out: list[str]) -> bool:
+def _all_literal_text(scope: Scope, items: list[Any], out: Texts, when: tuple[str, ...]) -> bool:
     opaque = False
     for item in items:
-        opaque = _literal_text(item, out) or opaque
+        opaque = _literal_text(scope, item, out, when) or opaque
     return opaque
 
 
@@ -179,19 +192,27 @@ def script_text_matches(scope: Scope, nodes: list[Focus], args: Mapping[str, Any
     literal strings, mapping keys and the literal parts of Fn::Base64/Sub/Join/If) matches the
     regular expression `pattern`.
     Parts known only at deploy time are skipped, so FALSE means "not in the text as written";
-    a value with no literal text at all (a parameter, an import) is UNKNOWN."""
+    a value with no literal text at all (a parameter, an import) is UNKNOWN, and so is a match
+    that exists only in one branch of an Fn::If that the parameters do not decide."""
     pattern = re.compile(str(args.get("pattern", "")))
     path = nodes[0].path if nodes else scope.resource.path
     opaque = False
+    conditional: list[tuple[Focus, str]] = []
     for node in nodes:
         if node.absent:
             continue
-        texts: list[str] = []
-        opaque = _literal_text(node.value, texts) or opaque
-        for text in texts:
+        texts: Texts = []
+        opaque = _literal_text(scope, node.value, texts, node.assumptions) or opaque
+        for text, when in texts:
             match = pattern.search(text)
-            if match:
+            if match and not when:
                 return Result(True, node.path, detail=f"contains {match.group(0).strip()!r}")
-        if opaque and not "".join(texts).strip():
+            if match:
+                conditional.append(
+                    (node, f"{display(node.path)} contains {match.group(0).strip()!r} only when " + " and ".join(when))
+                )
+        if opaque and not "".join(t for t, _ in texts).strip():
             return Result(None, node.path, (f"{display(node.path)} is known only at deploy time",))
+    if conditional:
+        return Result(None, conditional[0][0].path, tuple(dict.fromkeys(why for _, why in conditional)))
     return Result(False, path)
