@@ -424,10 +424,9 @@ class Predicate(Clause):
 
     def evaluate(self, scope: Scope, focus: Focus) -> Result:
         scope.operations += 1
-        args = dict(self.args)
-        for key in self.option_keys:
-            if key in scope.options:
-                args[key] = scope.options[key]
+        overrides = {key: scope.options[key] for key in self.option_keys if key in scope.options}
+        # The rule's own mapping when nothing is overridden: predicates may memoise per clause on it.
+        args = {**self.args, **overrides} if overrides else self.args
         nodes = select(self.selector, focus, scope.resolver)
         return PREDICATES[self.name](scope, nodes, args)
 

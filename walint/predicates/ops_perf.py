@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -55,14 +54,31 @@ def template_has(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> R
     own `Condition` is undecided counts only as unknown; the resource being judged is skipped
     unless `include_self` is true. The path of the result is the first selected node, so that a
     rule can place its finding where it wants."""
-    types = _types(args)
-    check = _clause(args["check"]) if "check" in args else None
     include_self = bool(args.get("include_self", False))
     here = nodes[0].path if nodes else scope.resource.path
-    unknown: list[str] = []
-    for other in scope.template.matching(types):
-        if not include_self and other.logical_id == scope.resource.logical_id:
-            continue
+    me = scope.resource.logical_id
+    matches, maybes = _survey(scope, args)
+    found = next((m for m in matches if include_self or m != me), None)
+    if found is not None:
+        return Result(True, here, (), found)
+    unknown = [why for other, reasons in maybes if include_self or other != me for why in reasons]
+    if unknown:
+        return Result(None, here, tuple(dict.fromkeys(unknown)))
+    return Result(False, here)
+
+
+def _survey(scope: Scope, args: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, tuple[str, ...]]]]:
+    """The resources of `type` that surely satisfy `check`, and those that may (with reasons).
+    The check is judged on the other resource alone, so the survey is done once per template
+    and clause, whatever resource is being judged: the rule's cost stays linear."""
+    key = ("template_has", id(args))
+    cached = scope.resolver.cache.get(key)
+    if cached is not None and cached[0] is args:
+        return cached[1], cached[2]
+    check = _clause(args["check"]) if "check" in args else None
+    matches: list[str] = []
+    maybes: list[tuple[str, tuple[str, ...]]] = []
+    for other in scope.template.matching(_types(args)):
         presence: Tri = scope.resolver.condition(other.condition) if other.condition else True
         if presence is False:
             continue
@@ -74,14 +90,14 @@ def template_has(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> R
             tri = tri_all([presence, r.tri])
             reasons = r.reasons
         if tri is True:
-            return Result(True, here, (), other.logical_id)
-        if tri is None:
+            matches.append(other.logical_id)
+        elif tri is None:
             why = f"{other.logical_id} exists only when condition {other.condition} is true" if presence is None else ""
-            unknown.extend([why] if why else [])
-            unknown.extend(reasons or (f"{other.logical_id} may match",))
-    if unknown:
-        return Result(None, here, tuple(dict.fromkeys(unknown)))
-    return Result(False, here)
+            maybes.append(
+                (other.logical_id, tuple(([why] if why else []) + list(reasons or (f"{other.logical_id} may match",))))
+            )
+    scope.resolver.cache[key] = (args, matches, maybes)  # keep `args` alive so that its id is not reused
+    return matches, maybes
 
 
 def _names_resource(value: Any, resources: Mapping[str, Any], attribute: re.Pattern[str] | None = None) -> bool:
@@ -93,7 +109,7 @@ def _names_resource(value: Any, resources: Mapping[str, Any], attribute: re.Patt
         node = stack.pop()
         if isinstance(node, dict):
             if len(node) == 1:
-                (name, arg), = node.items()
+                ((name, arg),) = node.items()
                 if name == "Ref" and isinstance(arg, str) and arg in resources and attribute is None:
                     return True
                 if name == "Fn::GetAtt":
@@ -163,9 +179,10 @@ def refers_to_resource(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]
     types = args.get("types")
     if types is not None:
         patterns = [types] if isinstance(types, str) else [str(t) for t in types]
-        resources = {
-            k: r for k, r in resources.items() if any(fnmatch.fnmatchcase(r.type, p) for p in patterns)
-        }
+        key = ("refers_to_resource", tuple(patterns))
+        if key not in scope.resolver.cache:
+            scope.resolver.cache[key] = {r.logical_id: r for r in scope.template.matching(patterns)}
+        resources = scope.resolver.cache[key]
     attribute = re.compile(str(args["attribute"])) if "attribute" in args else None
     path = nodes[0].path if nodes else scope.resource.path
     unknown: list[str] = []
