@@ -129,6 +129,9 @@ def index_page(rules: Sequence[Rule]) -> str:
         "",
         f"{len(rules)} rules. " + ", ".join(f"{PILLAR_TITLES[p]}: {len(by_pillar[p])}" for p in PILLARS) + ".",
         "",
+        "How each rule behaves on 1,349 real templates, and what was checked: [corpus-review.md](corpus-review.md). "
+        "Writing a rule: [../writing-rules.md](../writing-rules.md).",
+        "",
     ]
     for pillar in PILLARS:
         out += [
