@@ -98,7 +98,8 @@ def synthetic(resources: int, path: Path) -> None:
     lines = ["AWSTemplateFormatVersion: '2010-09-09'", "Resources:"]
     for i in range(resources // 4):
         lines += [
-            f"  Bucket{i}:", "    Type: AWS::S3::Bucket", "    Properties:", f"      BucketName: !Sub 'b-{i}-${{AWS::AccountId}}'",
+            f"  Bucket{i}:", "    Type: AWS::S3::Bucket", "    Properties:",
+            f"      BucketName: !Sub 'b-{i}-${{AWS::AccountId}}'",
             f"  Queue{i}:", "    Type: AWS::SQS::Queue", "    Properties:", "      VisibilityTimeout: 60",
             f"  Role{i}:", "    Type: AWS::IAM::Role", "    Properties:", "      AssumeRolePolicyDocument:",
             "        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]",
@@ -177,7 +178,8 @@ def main() -> int:
                 big = Path(tmp) / f"big-{size}.yaml"
                 synthetic(size, big)
                 print(f"walint: {size} resources …", file=sys.stderr)
-                results[("walint", f"scale-{size}")] = repeat(walint + ["check", "--fail-on", "none", "-f", "json", "-o", os.devnull, str(big)], 1)
+                scaled = walint + ["check", "--fail-on", "none", "-f", "json", "-o", os.devnull, str(big)]
+                results[("walint", f"scale-{size}")] = repeat(scaled, 1)
 
     for (tool, what), samples in results.items():
         rows.append((tool, what, median(samples), peak(samples), samples[0].code))

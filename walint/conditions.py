@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from walint.findings import Path
+from walint.findings import Path, without_if
 from walint.graph import Edge, Resource, Template
 from walint.selectors import Focus, Selector, SelectorError, compile_selector, elements, expand, select
 from walint.values import Resolver, Tri, as_number, normalize, tri_all
@@ -149,17 +149,7 @@ def superpose(judged: Sequence[tuple[Tri, Focus]]) -> Result:
 
 def _base(path: Path) -> str:
     """The display path without the Fn::If plumbing."""
-    cleaned: list[str | int] = []
-    skip = 0
-    for part in path:
-        if skip:
-            skip -= 1
-            continue
-        if part == "Fn::If":
-            skip = 1
-            continue
-        cleaned.append(part)
-    return display(tuple(cleaned))
+    return display(without_if(path))
 
 
 # -- logic -----------------------------------------------------------------------------------
@@ -353,21 +343,8 @@ class References(Clause):
         return combined if results else Result(False, where)
 
 
-def _strip_if(path: Path) -> Path:
-    out: list[str | int] = []
-    skip = 0
-    for part in path:
-        if skip:
-            skip -= 1
-        elif part == "Fn::If":
-            skip = 1
-        else:
-            out.append(part)
-    return tuple(out)
-
-
 def _via_matches(selector: Selector, path: Path) -> bool:
-    path = _strip_if(path)
+    path = without_if(path)
     if len(path) < len(selector.steps):
         return False
     for step, part in zip(selector.steps, path, strict=False):
@@ -413,6 +390,14 @@ def predicate(name: str) -> Callable[[PredicateFn], PredicateFn]:
         return fn
 
     return register
+
+
+def check_arg(args: Mapping[str, Any], key: str = "check") -> Clause | None:
+    """A predicate's clause argument, compiled when its rule loaded (see _predicate)."""
+    value = args.get(key)
+    if value is None or isinstance(value, Clause):
+        return value
+    raise ClauseError(f"'{key}' was not compiled as a clause", key)
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from walint.catalog import Rule, best_practices, builtin_fixtures_dir, load_rules
-from walint.findings import PILLARS
+from walint.findings import PILLAR_TITLES, PILLARS
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs" / "rules"
 EXAMPLE_LINES = 60
-PILLAR_TITLES = {
-    "operational-excellence": "Operational excellence",
-    "security": "Security",
-    "reliability": "Reliability",
-    "performance-efficiency": "Performance efficiency",
-    "cost-optimization": "Cost optimization",
-    "sustainability": "Sustainability",
-}
 REGENERATE = "python -m walint.docs write"
 
 

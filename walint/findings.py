@@ -9,6 +9,21 @@ PathKey = str | int
 Path = tuple[PathKey, ...]
 
 
+def without_if(path: Path) -> Path:
+    """A path without its Fn::If plumbing ("Fn::If" and the branch index), as a user reads it:
+    wrapping a value in a condition does not change where it is."""
+    out: list[PathKey] = []
+    skip = 0
+    for part in path:
+        if skip:
+            skip -= 1
+        elif part == "Fn::If":
+            skip = 1
+        else:
+            out.append(part)
+    return tuple(out)
+
+
 class Risk(enum.Enum):
     CRITICAL = "critical"
     HIGH = "high"
@@ -36,6 +51,15 @@ PILLARS = (
     "cost-optimization",
     "sustainability",
 )
+
+PILLAR_TITLES = {
+    "operational-excellence": "Operational excellence",
+    "security": "Security",
+    "reliability": "Reliability",
+    "performance-efficiency": "Performance efficiency",
+    "cost-optimization": "Cost optimization",
+    "sustainability": "Sustainability",
+}
 
 PILLAR_PREFIX = {
     "OPS": "operational-excellence",

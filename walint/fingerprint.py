@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import hashlib
 
-from walint.findings import Finding, Path
+from walint.findings import Finding, Path, without_if
 
 
 def stable_path(path: Path) -> Path:
     """The property path without Fn::If plumbing, so that wrapping a value in a condition does
     not make an old finding new."""
-    out: list[str | int] = []
-    skip = 0
-    for part in path:
-        if skip:
-            skip -= 1
-        elif part == "Fn::If":
-            skip = 1
-        else:
-            out.append(part)
-    return tuple(out)
+    return without_if(path)
 
 
 def fingerprint(finding: Finding) -> str:

@@ -19,13 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from walint.conditions import Clause, Result, Scope, compile_clause, display, predicate, superpose
+from walint.conditions import Result, Scope, check_arg, display, predicate, superpose
+from walint.findings import without_if
 from walint.selectors import Focus
 from walint.values import Kind, Resolver, intrinsic
 
 SAM_PREFIX = "AWS::Serverless::"
-
-_compiled: dict[int, tuple[Any, Clause]] = {}
 
 
 def _sub_parts(arg: Any) -> tuple[str, Mapping[str, Any]] | None:
@@ -47,18 +46,6 @@ def _getatt_parts(arg: Any) -> tuple[str, str] | None:
         target, _, attribute = arg.partition(".")
         return target, attribute
     return None
-
-
-def _clause(spec: Any) -> Clause:
-    """The compiled `check` clause of a predicate's args (compiled once per rule spec)."""
-    if isinstance(spec, Clause):
-        return spec  # compiled when the rule loaded
-    cached = _compiled.get(id(spec))
-    if cached is not None and cached[0] is spec:
-        return cached[1]
-    clause = compile_clause(spec, "with_sam_globals.check")
-    _compiled[id(spec)] = (spec, clause)  # keep `spec` alive so that its id is not reused
-    return clause
 
 
 def merge_globals(section: Mapping[str, Any], properties: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,7 +87,8 @@ def with_sam_globals(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) 
     resources without Globals are checked as written."""
     if "check" not in args:
         raise ValueError("with_sam_globals needs a 'check' clause")
-    clause = _clause(args["check"])
+    clause = check_arg(args)
+    assert clause is not None
     results: list[Result] = []
     for node in nodes:
         entry = node.value
@@ -401,19 +389,6 @@ def _edge_live(scope: Scope, source_data: Mapping[str, Any], path: tuple[Any, ..
     return live
 
 
-def _strip_if(path: tuple[Any, ...]) -> tuple[Any, ...]:
-    out: list[Any] = []
-    skip = 0
-    for part in path:
-        if skip:
-            skip -= 1
-        elif part == "Fn::If":
-            skip = 1
-        else:
-            out.append(part)
-    return tuple(out)
-
-
 @predicate("used_by")
 def used_by(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> Result:
     """True when a resource of one of `types` (globs) refers to the resource being checked,
@@ -431,7 +406,7 @@ def used_by(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> Result
             continue
         if not any(fnmatch.fnmatchcase(source.type, t) for t in types):
             continue
-        if via and _strip_if(edge.path)[: len(via)] != via:
+        if via and without_if(edge.path)[: len(via)] != via:
             continue
         live = _edge_live(scope, source.data, edge.path)
         if source.condition and source.condition != resource.condition:

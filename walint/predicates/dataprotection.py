@@ -7,12 +7,11 @@ that name another resource (a bucket policy naming its bucket) instead of referr
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from walint.conditions import Clause, Result, Scope, compile_clause, display, predicate
+from walint.conditions import Result, Scope, check_arg, display, predicate
 from walint.graph import Resource
 from walint.selectors import Focus, compile_selector, elements, expand, select
 from walint.values import Kind, Tri, intrinsic, tri_all, tri_any
@@ -268,18 +267,6 @@ def _combine_any(results: list[Result], path: tuple[Any, ...]) -> Result:
 
 # -- named_by ---------------------------------------------------------------------------------
 
-_CHECKS: dict[str, Clause] = {}
-
-
-def _compiled(spec: Any) -> Clause:
-    """The `check` clause of a named_by clause, compiled once."""
-    if isinstance(spec, Clause):
-        return spec  # compiled when the rule loaded
-    key = json.dumps(spec, sort_keys=True, default=str)
-    if key not in _CHECKS:
-        _CHECKS[key] = compile_clause(spec, "named_by.check")
-    return _CHECKS[key]
-
 
 def _has_edge(scope: Scope, other: Resource, via: tuple[str, ...]) -> bool:
     """Whether `other` refers to some resource from the `via` path (Ref, GetAtt, Sub)."""
@@ -322,8 +309,7 @@ def named_by(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> Resul
     type_list = [types] if isinstance(types, str) else list(types or [])
     via_text = str(args.get("via", ""))
     name_text = str(args.get("name", ""))
-    check_spec = args.get("check")
-    check = _compiled(check_spec) if check_spec else None
+    check = check_arg(args)
     via = tuple(s.name for s in compile_selector(via_text).steps)
     name_path = tuple(s.name for s in compile_selector(name_text).steps)
     me = scope.resource

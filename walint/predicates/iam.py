@@ -16,25 +16,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from walint.conditions import Clause, Result, Scope, compile_clause, display, predicate
+from walint.conditions import Result, Scope, check_arg, display, predicate
 from walint.findings import Path
 from walint.selectors import Focus, elements, expand
 from walint.values import PSEUDO_PARAMETERS, Kind, intrinsic
 
-_COMPILED: dict[str, Clause] = {}
 _SUB_VAR = re.compile(r"\$\{([^!}][^}]*)\}")
 _WHOLE_VAR = re.compile(r"^\$\{([^!}][^}]*)\}$")
-
-
-def _clause(spec: Any) -> Clause:
-    if isinstance(spec, Clause):
-        return spec  # compiled when the rule loaded
-    key = json.dumps(spec, sort_keys=True, default=str)
-    found = _COMPILED.get(key)
-    if found is None:
-        found = compile_clause(spec, "policy_document.args.check")
-        _COMPILED[key] = found
-    return found
 
 
 def _unsub(value: Any, local: Mapping[str, Any]) -> Any:
@@ -70,9 +58,14 @@ def _document(scope: Scope, node: Focus) -> list[Focus]:
     found = intrinsic(node.value) if not (node.absent or node.unknown) else None
     if found and found[0] == "Fn::Sub":
         arg = found[1]
-        text, local = (arg, {}) if isinstance(arg, str) else (
-            (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str)
-            and isinstance(arg[1], dict) else (None, {})
+        text, local = (
+            (arg, {})
+            if isinstance(arg, str)
+            else (
+                (arg[0], arg[1])
+                if isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str) and isinstance(arg[1], dict)
+                else (None, {})
+            )
         )
         if text is None:
             return [Focus(None, node.path, node.assumptions, unknown="Fn::Sub has malformed arguments")]
@@ -100,7 +93,9 @@ def policy_document(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -
     policy document written as a structure or as JSON text (a string or an Fn::Sub of one).
     An absent document is passed to the check as absent (so `each` is vacuously TRUE); text
     that is not JSON is UNKNOWN. Alternatives (Fn::If) are decided only when all agree."""
-    check = _clause(args.get("check"))
+    check = check_arg(args)
+    if check is None:
+        raise ValueError("policy_document needs 'check': a clause")
     results: list[Result] = []
     for node in nodes:
         for document in _document(scope, node):
@@ -135,9 +130,7 @@ SECRET_KEYS = (
 NOT_SECRET_KEYS = r"(?i)^((idempotency|client|continuation|next|session)_?token|generate.*)$"  # noqa: S105
 #: Parameter names that hold a secret: the secret word must end the name (DBPassword, GitHubToken),
 #: so SecretArn, PasswordLength, TokenTtl are not secrets.
-SECRET_PARAMETERS = (
-    r"(?i)(password|passwd|passphrase|secret|token|api_?key|private_?key|client_?secret)s?$"  # noqa: S105
-)
+SECRET_PARAMETERS = r"(?i)(password|passwd|passphrase|secret|token|api_?key|private_?key|client_?secret)s?$"  # noqa: S105
 #: An AWS access key id (long-term: AKIA…).
 ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])AKIA[0-9A-Z]{16}(?![A-Z0-9])")
 _FLAG_VALUES = {"true", "false", "yes", "no", "none", "null", ""}
@@ -235,10 +228,7 @@ def _secret_value(scope: Scope, value: Any, path: Path, depth: int = 0) -> Resul
         variables = [m.group(1).strip() for m in _SUB_VAR.finditer(body)]
         if not variables:
             return _secret_value(scope, body, path, depth + 1)
-        parts = [
-            _secret_value(scope, _sub_source(local, v), path, depth + 1)
-            for v in variables
-        ]
+        parts = [_secret_value(scope, _sub_source(local, v), path, depth + 1) for v in variables]
         return _any(parts)
     if name == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
         # Literal pieces of a join are separators and prefixes; judge the values joined in.
@@ -361,7 +351,8 @@ def hardcoded_secrets(scope: Scope, nodes: list[Focus], args: Mapping[str, Any])
     # A parameter's Default is one problem, reported on the first resource that uses it.
     first = _first_users(scope)
     results = [
-        r for r in results
+        r
+        for r in results
         if not (r.path[:1] == ("Parameters",) and first.get(str(r.path[1])) != scope.resource.logical_id)
     ]
     return _any(results) if results else Result(False, nodes[0].path if nodes else ())
@@ -417,8 +408,8 @@ def _skeleton(scope: Scope, value: Any, depth: int = 0) -> tuple[str | None, str
 
         def part(match: re.Match[str]) -> str:
             var = match.group(1).strip()
-            source: Any = local[var] if var in local else (
-                {"Fn::GetAtt": var.split(".", 1)} if "." in var else {"Ref": var}
+            source: Any = (
+                local[var] if var in local else ({"Fn::GetAtt": var.split(".", 1)} if "." in var else {"Ref": var})
             )
             known, _ = _skeleton(scope, source, depth + 1)
             return known if known is not None else _PLACEHOLDER
@@ -428,8 +419,13 @@ def _skeleton(scope: Scope, value: Any, depth: int = 0) -> tuple[str | None, str
             source = local[var] if var in local else {"Fn::GetAtt": var.split(".", 1)} if "." in var else {"Ref": var}
             return _skeleton(scope, source, depth + 1)
         return _SUB_VAR.sub(part, template_text).replace("${!", "${"), ""
-    if name == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str) \
-            and isinstance(arg[1], list):
+    if (
+        name == "Fn::Join"
+        and isinstance(arg, list)
+        and len(arg) == 2
+        and isinstance(arg[0], str)
+        and isinstance(arg[1], list)
+    ):
         pieces = []
         for item in arg[1]:
             known, _ = _skeleton(scope, item, depth + 1)
@@ -582,7 +578,7 @@ def _mentions(value: Any, target: str, attributes: set[str]) -> bool:
         node = stack.pop()
         if isinstance(node, dict):
             if len(node) == 1:
-                (name, arg), = node.items()
+                ((name, arg),) = node.items()
                 if name == "Fn::GetAtt":
                     parts = arg if isinstance(arg, list) else str(arg).split(".", 1) if isinstance(arg, str) else []
                     if len(parts) == 2 and parts[0] == target and parts[1] in attributes:
@@ -763,8 +759,11 @@ def _env_value(scope: Scope, value: Any, path: Path, depth: int = 0) -> Result:
         tris = {p.tri for p in parts}
         if len(tris) == 1:
             return parts[0]
-        return Result(None, path, (f"{display(path)} holds a secret only when condition {arg[0]} is "
-                                   f"{'true' if parts[0].tri else 'false'}",))
+        return Result(
+            None,
+            path,
+            (f"{display(path)} holds a secret only when condition {arg[0]} is {'true' if parts[0].tri else 'false'}",),
+        )
     if name == "Fn::Sub":
         body = _sub_text(arg)
         local = arg[1] if isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], dict) else {}
@@ -775,10 +774,7 @@ def _env_value(scope: Scope, value: Any, path: Path, depth: int = 0) -> Result:
         variables = [m.group(1).strip() for m in _SUB_VAR.finditer(body)]
         if not variables:
             return _env_value(scope, body, path, depth + 1)
-        return _any([
-            _env_value(scope, _sub_source(local, v), path, depth + 1)
-            for v in variables
-        ])
+        return _any([_env_value(scope, _sub_source(local, v), path, depth + 1) for v in variables])
     if name == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
         parts = [_env_value(scope, item, path, depth + 1) for item in arg[1] if not isinstance(item, str)]
         return _any(parts) if parts else _env_value(scope, arg[0].join(str(i) for i in arg[1]), path, depth + 1)
@@ -871,8 +867,12 @@ def condition_key(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> 
     tris = {r.tri for r in results}
     if len(tris) == 1:
         return results[0]
-    return Result(None, results[0].path, tuple(x for r in results for x in r.reasons) or (
-        f"{display(results[0].path)} differs between the branches of a condition",))
+    return Result(
+        None,
+        results[0].path,
+        tuple(x for r in results for x in r.reasons)
+        or (f"{display(results[0].path)} differs between the branches of a condition",),
+    )
 
 
 def _condition_has(scope: Scope, condition: Focus, pattern: re.Pattern[str]) -> Result:
@@ -895,7 +895,8 @@ def _condition_has(scope: Scope, condition: Focus, pattern: re.Pattern[str]) -> 
                 # set at deploy time (a parameter) is taken as restricting.
                 items = elements(block.child(values, key), scope.resolver)
                 loose = [
-                    i for i in items
+                    i
+                    for i in items
                     if not i.unknown and not (isinstance(i.value, str) and not _LOOSE_VALUES.match(i.value.strip()))
                 ]
                 if items and not loose:

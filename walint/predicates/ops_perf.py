@@ -19,23 +19,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from walint.conditions import Clause, Result, Scope, compile_clause, display, predicate
+from walint.conditions import Result, Scope, check_arg, display, predicate
 from walint.selectors import Focus
 from walint.values import Kind, Tri, intrinsic, tri_all, tri_any
-
-_compiled: dict[int, tuple[Any, Clause]] = {}
-
-
-def _clause(spec: Any) -> Clause:
-    """The compiled `check` clause of a predicate's args (compiled once per rule spec)."""
-    if isinstance(spec, Clause):
-        return spec  # compiled when the rule loaded
-    cached = _compiled.get(id(spec))
-    if cached is not None and cached[0] is spec:
-        return cached[1]
-    clause = compile_clause(spec, "template_has.check")
-    _compiled[id(spec)] = (spec, clause)  # keep `spec` alive so that its id is not reused
-    return clause
 
 
 def _types(args: Mapping[str, Any]) -> tuple[str, ...]:
@@ -75,7 +61,7 @@ def _survey(scope: Scope, args: Mapping[str, Any]) -> tuple[list[str], list[tupl
     cached = scope.resolver.cache.get(key)
     if cached is not None and cached[0] is args:
         return cached[1], cached[2]
-    check = _clause(args["check"]) if "check" in args else None
+    check = check_arg(args)
     matches: list[str] = []
     maybes: list[tuple[str, tuple[str, ...]]] = []
     for other in scope.template.matching(_types(args)):

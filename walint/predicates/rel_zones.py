@@ -212,7 +212,7 @@ def _show_zone(key: str) -> str:
     if match:
         return f"!Select [{match.group(1)}, !GetAZs]"
     if key.startswith("region:"):
-        return key[len("region:"):]
+        return key[len("region:") :]
     return key
 
 
@@ -432,10 +432,19 @@ def cluster_members(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -
         names = ", ".join(certain + conditional)
         return Result(False, path, detail=f"it has only {len(certain) + len(conditional)} instance ({names})")
     if not certain and not conditional:
-        return Result(None, path, (f"no instance in this template belongs to {cluster.logical_id}; "
-                                   "they may be defined in another stack",))
-    return Result(None, path, (f"{', '.join(conditional)} exist only under conditions, "
-                               f"so {cluster.logical_id} may have fewer than {minimum} instances",))
+        return Result(
+            None,
+            path,
+            (f"no instance in this template belongs to {cluster.logical_id}; they may be defined in another stack",),
+        )
+    return Result(
+        None,
+        path,
+        (
+            f"{', '.join(conditional)} exist only under conditions, "
+            f"so {cluster.logical_id} may have fewer than {minimum} instances",
+        ),
+    )
 
 
 # -- NAT routes ---------------------------------------------------------------------------------
@@ -530,12 +539,19 @@ def _associations(scope: Scope, table: str, nat: str, nat_zone: str, when: str) 
         if zone is None:
             out.append((None, f"the zone of {name} is not known: {why}"))
         elif _zone_kind(zone) != _zone_kind(nat_zone):
-            out.append((None, f"the zones of {name} ({_show_zone(zone)}) and of NAT gateway {nat} "
-                              f"({_show_zone(nat_zone)}) are written differently and cannot be compared"))
+            out.append(
+                (
+                    None,
+                    f"the zones of {name} ({_show_zone(zone)}) and of NAT gateway {nat} "
+                    f"({_show_zone(nat_zone)}) are written differently and cannot be compared",
+                )
+            )
         elif zone == nat_zone:
             out.append((True, ""))
         else:
-            text = (f"{name} in {_show_zone(zone)} reaches the internet through NAT gateway {nat} "
-                    f"in {_show_zone(nat_zone)}{when}")
+            text = (
+                f"{name} in {_show_zone(zone)} reaches the internet through NAT gateway {nat} "
+                f"in {_show_zone(nat_zone)}{when}"
+            )
             out.append((None if conditional else False, text + (" (under a condition)" if conditional else "")))
     return out

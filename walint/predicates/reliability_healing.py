@@ -482,7 +482,7 @@ def _mentions(value: Any, logical_id: str) -> bool:
         node = stack.pop()
         if isinstance(node, dict):
             if len(node) == 1:
-                (name, arg), = node.items()
+                ((name, arg),) = node.items()
                 if name == "Ref" and arg == logical_id:
                     return True
                 if name == "Fn::GetAtt":

@@ -7,16 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from walint.catalog import Rule, best_practices
-from walint.findings import PILLARS, FileStatus, Finding, Outcome, Risk, RunResult
-
-PILLAR_TITLES = {
-    "operational-excellence": "Operational excellence",
-    "security": "Security",
-    "reliability": "Reliability",
-    "performance-efficiency": "Performance efficiency",
-    "cost-optimization": "Cost optimization",
-    "sustainability": "Sustainability",
-}
+from walint.findings import PILLAR_TITLES, PILLARS, FileStatus, Finding, Outcome, Risk, RunResult
 
 #: What a static template check cannot see, per pillar (rule-catalogue.md §2.7, §3.7).
 NOT_ASSESSED = {
