@@ -194,3 +194,44 @@ def test_a_bad_file_does_not_hide_the_others(
     assert "binary" in errors["a.yaml"] and errors["c.json"].startswith("line ")
     assert [f["resource"] for f in doc["findings"]] == ["D"]
     assert code == 2
+
+
+def test_a_failing_rule_is_reported_and_the_rest_goes_on(
+    rules: list[Rule], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in one rule's evaluation becomes an UNKNOWN 'internal error' on that resource."""
+    from walint.conditions import PREDICATES
+
+    def broken(*args: object) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setitem(PREDICATES, "ports_open", broken)
+    text = (
+        HEAD
+        + "Resources:\n  G:\n    Type: AWS::EC2::SecurityGroup\n    Properties:\n      SecurityGroupIngress:\n"
+        + "        - {IpProtocol: tcp, FromPort: 22, ToPort: 22, CidrIp: 0.0.0.0/0}\n"
+        + "  D:\n    Type: AWS::RDS::DBInstance\n"
+    )
+    result = lint_bytes("t.yaml", text.encode(), RuleIndex(rules), LintOptions())
+    assert result.status is FileStatus.LINTED
+    broken_findings = [f for f in result.findings if any("internal error" in r for r in f.reasons)]
+    assert {f.rule_id for f in broken_findings} >= {"WA-SEC-025"}
+    assert all(f.outcome.value == "unknown" and "KeyError" in f.reasons[0] for f in broken_findings)
+    assert any(f.rule_id == "WA-SEC-002" and f.outcome.value == "fail" for f in result.findings)
+
+
+def test_linting_touches_no_network(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("walint opened a network connection")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "t.yaml").write_text(HEAD + "Resources:\n  D: {Type: AWS::RDS::DBInstance}\n")
+    for fmt in ("text", "json", "sarif", "github", "junit", "markdown"):
+        assert main(["check", "t.yaml", "-f", fmt, "--jobs", "1"]) == 1
+    capsys.readouterr()

@@ -52,7 +52,6 @@ class Scope:
     resolver: Resolver
     resource: Resource
     options: Mapping[str, Any] = field(default_factory=dict)
-    operations: int = 0  # evaluation work done, for the linear-cost guard in the tests
 
     def at(self, resource: Resource) -> Scope:
         return Scope(self.template, self.resolver, resource, self.options)
@@ -122,7 +121,6 @@ class Leaf(Clause):
         return self.test(node.value)
 
     def evaluate(self, scope: Scope, focus: Focus) -> Result:
-        scope.operations += 1
         nodes = [n for f in select(self.selector, focus, scope.resolver) for n in expand(f, scope.resolver)]
         return superpose([(self.judge(n), n) for n in nodes])
 
@@ -226,7 +224,6 @@ class Quantifier(Clause):
     every: bool  # each (True) or some (False)
 
     def evaluate(self, scope: Scope, focus: Focus) -> Result:
-        scope.operations += 1
         decisive = not self.every  # each is decided by a False, some by a True
         results: list[Result] = []
         nodes = select(self.selector, focus, scope.resolver)
@@ -315,7 +312,6 @@ class References(Clause):
     check: Clause | None
 
     def evaluate(self, scope: Scope, focus: Focus) -> Result:
-        scope.operations += 1
         resource = scope.resource
         prefixes: list[Path] = []
         unknown: list[str] = []
@@ -362,7 +358,6 @@ class ReferencedBy(Clause):
     check: Clause | None
 
     def evaluate(self, scope: Scope, focus: Focus) -> Result:
-        scope.operations += 1
         resource = scope.resource
         candidates = []
         for edge in scope.template.edges_to.get(resource.logical_id, ()):
@@ -408,7 +403,6 @@ class Predicate(Clause):
     option_keys: tuple[str, ...] = ()
 
     def evaluate(self, scope: Scope, focus: Focus) -> Result:
-        scope.operations += 1
         overrides = {key: scope.options[key] for key in self.option_keys if key in scope.options}
         # The rule's own mapping when nothing is overridden: predicates may memoise per clause on it.
         args = {**self.args, **overrides} if overrides else self.args

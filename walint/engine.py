@@ -153,17 +153,27 @@ def _evaluate(
     options: LintOptions,
     exists: bool | None,
 ) -> tuple[Outcome, Finding | None]:
-    scope = Scope(template, resolver, resource, options.rule_options.get(rule.id, {}))
-    focus = Focus(resource.data, resource.path)
     try:
-        where = rule.where.evaluate(scope, focus) if rule.where else Result(True)
-        if where.tri is False:
-            return Outcome.NOT_APPLICABLE, None
-        check = rule.check.evaluate(scope, focus)
+        return _judge(rule, template, resolver, resource, options, exists)
     except Exception as exc:  # noqa: BLE001 - isolation: one broken rule must not stop the run
-        # A rule must never take the run down: report it on this resource and go on.
         reason = f"internal error while evaluating {rule.id}: {type(exc).__name__}: {exc}; please report it"
         return Outcome.UNKNOWN, _finding(rule, template, resource, Outcome.UNKNOWN, resource.path, (reason,), "")
+
+
+def _judge(
+    rule: Rule,
+    template: Template,
+    resolver: Resolver,
+    resource: Resource,
+    options: LintOptions,
+    exists: bool | None,
+) -> tuple[Outcome, Finding | None]:
+    scope = Scope(template, resolver, resource, options.rule_options.get(rule.id, {}))
+    focus = Focus(resource.data, resource.path)
+    where = rule.where.evaluate(scope, focus) if rule.where else Result(True)
+    if where.tri is False:
+        return Outcome.NOT_APPLICABLE, None
+    check = rule.check.evaluate(scope, focus)
     fails = tri_all([where.tri, None if check.tri is None else not check.tri])
     if fails is False:
         return Outcome.PASS, None
