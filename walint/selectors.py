@@ -123,30 +123,36 @@ class Focus:
         return Focus(value, self.path + (key,), self.assumptions, absent)
 
 
-def expand(focus: Focus, resolver: Resolver) -> list[Focus]:
-    """Resolve intrinsics standing where a structure is expected: Fn::If, NoValue, FindInMap."""
+def branches(focus: Focus, resolver: Resolver) -> list[Focus]:
+    """The Fn::If alternatives of a node, with their assumptions; `!Ref AWS::NoValue` becomes
+    absent and every other intrinsic is kept as written (for predicates that read raw values)."""
     out: list[Focus] = []
     pending = [focus]
     while pending:
         current = pending.pop()
-        if current.absent or current.unknown:
-            out.append(current)
-            continue
-        found = intrinsic(current.value)
-        if found is None:
-            out.append(current)
-            continue
-        name, arg = found
-        if name == "Fn::If":
-            branches = resolver.branches(arg)
-            if branches is None:
+        found = None if current.absent or current.unknown else intrinsic(current.value)
+        if found and found[0] == "Fn::If":
+            live = resolver.branches(found[1])
+            if live is None:
                 out.append(Focus(None, current.path, current.assumptions, unknown="Fn::If has malformed arguments"))
                 continue
-            for branch, assumptions, index in reversed(branches):
+            for branch, assumptions, index in reversed(live):
                 pending.append(Focus(branch, current.path + ("Fn::If", index), current.assumptions + assumptions))
+        elif found == ("Ref", "AWS::NoValue"):
+            out.append(Focus(None, current.path, current.assumptions, absent=True))
+        else:
+            out.append(current)
+    return out
+
+
+def expand(focus: Focus, resolver: Resolver) -> list[Focus]:
+    """Resolve intrinsics standing where a structure is expected: Fn::If, NoValue, FindInMap."""
+    out: list[Focus] = []
+    for current in branches(focus, resolver):
+        if current.absent or current.unknown or intrinsic(current.value) is None:
+            out.append(current)
             continue
-        alts = resolver.resolve(current.value)
-        for alt in alts:
+        for alt in resolver.resolve(current.value):
             extra = current.assumptions + alt.assumptions
             if alt.kind is Kind.ABSENT:
                 out.append(Focus(None, current.path, extra, absent=True))
@@ -161,6 +167,11 @@ def expand(focus: Focus, resolver: Resolver) -> list[Focus]:
             else:
                 out.append(Focus(None, current.path, extra, unknown=alt.reason))
     return out
+
+
+def values_at(resolver: Resolver, node: Focus, path: str) -> list[Focus]:
+    """Every alternative of the value at `path` under `node`, intrinsics expanded."""
+    return [n for f in select(compile_selector(path), node, resolver) for n in expand(f, resolver)]
 
 
 def select(selector: Selector, focus: Focus, resolver: Resolver) -> list[Focus]:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from walint.conditions import Result, Scope, display, predicate, superpose
-from walint.selectors import Focus, compile_selector, elements, expand, select
+from walint.selectors import Focus, elements, expand, values_at
 from walint.values import as_number, normalize
 
 _ALL_PROTOCOLS = {"-1", "all"}
@@ -24,10 +24,6 @@ def _port_ranges(args: Mapping[str, Any]) -> list[tuple[int, int]]:
         low, _, high = text.partition("-")
         ranges.append((int(low), int(high or low)))
     return ranges
-
-
-def _field(scope: Scope, node: Focus, name: str) -> list[Focus]:
-    return [n for f in select(compile_selector(name), node, scope.resolver) for n in expand(f, scope.resolver)]
 
 
 @predicate("ports_open")
@@ -46,7 +42,9 @@ def ports_open(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> Res
                 judged.append((None, rule))
                 continue
             combos = itertools.product(
-                _field(scope, rule, "IpProtocol"), _field(scope, rule, "FromPort"), _field(scope, rule, "ToPort")
+                values_at(scope.resolver, rule, "IpProtocol"),
+                values_at(scope.resolver, rule, "FromPort"),
+                values_at(scope.resolver, rule, "ToPort"),
             )
             for proto, low, high in combos:
                 judged.append((_admits(proto, low, high, wanted, every), _merge(rule, proto, low, high)))
@@ -101,7 +99,7 @@ def has_tags(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> Resul
     judged: list[tuple[bool | None, Focus]] = []
     why: list[str] = []
     for node in nodes:
-        for tags in _field(scope, node, "Properties.Tags"):
+        for tags in values_at(scope.resolver, node, "Properties.Tags"):
             tri, reason = _tags_satisfy(scope, tags, groups, stack)
             judged.append((tri, tags))
             if reason:
@@ -139,7 +137,7 @@ def _tag_keys(scope: Scope, tags: Focus) -> tuple[set[str], set[str], int]:
         if item.unknown:
             slot.append((None, True))
             continue
-        for key in _field(scope, item, "Key"):
+        for key in values_at(scope.resolver, item, "Key"):
             if not key.absent:
                 conditional = bool(item.assumptions or key.assumptions)
                 slot.append((None if key.unknown else str(key.value), conditional))

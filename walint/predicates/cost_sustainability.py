@@ -21,7 +21,7 @@ from typing import Any
 
 from walint.conditions import Result, Scope, check_arg, display, predicate, superpose
 from walint.findings import without_if
-from walint.selectors import Focus
+from walint.selectors import Focus, branches
 from walint.values import Kind, Resolver, intrinsic
 
 SAM_PREFIX = "AWS::Serverless::"
@@ -153,28 +153,6 @@ def _service_texts(scope: Scope, value: Any) -> list[str | None]:
     return [a.value if a.kind is Kind.KNOWN and isinstance(a.value, str) else None for a in resolved]
 
 
-def _branches(scope: Scope, node: Focus) -> list[Focus]:
-    """The Fn::If alternatives of a node, keeping every other intrinsic as written."""
-    out: list[Focus] = []
-    pending = [node]
-    while pending:
-        current = pending.pop()
-        found = intrinsic(current.value)
-        if found and found[0] == "Fn::If":
-            live = scope.resolver.branches(found[1])
-            if live is None:
-                why = "Fn::If has malformed arguments"
-                out.append(Focus(None, current.path, current.assumptions, unknown=why))
-                continue
-            for branch, assumptions, index in reversed(live):
-                pending.append(Focus(branch, current.path + ("Fn::If", index), current.assumptions + assumptions))
-        elif found and found[0] == "Ref" and found[1] == "AWS::NoValue":
-            out.append(Focus(None, current.path, current.assumptions, absent=True))
-        else:
-            out.append(current)
-    return out
-
-
 @predicate("service_name_matches")
 def service_name_matches(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> Result:
     """True when the service name (e.g. a VPC endpoint's ServiceName) ends with one of
@@ -184,7 +162,7 @@ def service_name_matches(scope: Scope, nodes: list[Focus], args: Mapping[str, An
     pattern = re.compile(r"\.(" + "|".join(re.escape(s) for s in wanted) + r")$")
     judged: list[tuple[bool | None, Focus]] = []
     for node in nodes:
-        for item in _branches(scope, node):
+        for item in branches(node, scope.resolver):
             if item.absent or item.unknown:
                 judged.append((False if item.absent else None, item))
                 continue
@@ -442,7 +420,7 @@ def wildcard_arn(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> R
     the pattern."""
     unknown: list[str] = []
     for node in nodes:
-        for alt in _branches(scope, node):
+        for alt in branches(node, scope.resolver):
             conditional = bool(alt.assumptions)
             if alt.unknown:
                 unknown.append(f"{display(alt.path)}: {alt.unknown}")
@@ -456,7 +434,7 @@ def wildcard_arn(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> R
                 continue
             items = [alt.child(v, i) for i, v in enumerate(alt.value)] if isinstance(alt.value, list) else [alt]
             for element in items:
-                for item in _branches(scope, element):
+                for item in branches(element, scope.resolver):
                     tri, why = _wildcard(scope, item)
                     if tri is True and not (conditional or item.assumptions):
                         return Result(True, item.path)

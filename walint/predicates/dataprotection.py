@@ -13,7 +13,7 @@ from typing import Any
 
 from walint.conditions import Result, Scope, check_arg, display, predicate
 from walint.graph import Resource
-from walint.selectors import Focus, compile_selector, elements, expand, select
+from walint.selectors import Focus, compile_selector, elements, expand, select, values_at
 from walint.values import Kind, Tri, intrinsic, tri_all, tri_any
 
 #: Condition keys that tie a statement to an account, organisation, network or source resource:
@@ -40,11 +40,6 @@ DEFAULT_RESTRICTING_KEYS = (
 
 #: Values that restrict nothing.
 _WILDCARD_VALUES = {"*", "0.0.0.0/0", "::/0"}
-
-
-def _nodes(scope: Scope, node: Focus, path: str) -> list[Focus]:
-    """Every alternative of the value at `path` under `node`, intrinsics expanded."""
-    return [n for f in select(compile_selector(path), node, scope.resolver) for n in expand(f, scope.resolver)]
 
 
 def _with(parent: Focus, node: Focus) -> Focus:
@@ -88,13 +83,13 @@ def _cannot_be_wildcard(scope: Scope, raw: Any) -> bool:
 
 def _principal_public(scope: Scope, statement: Focus) -> tuple[Tri, Focus, str]:
     """Whether `Principal` (or `NotPrincipal`) admits everyone: (tri, node, why)."""
-    not_principal = _nodes(scope, statement, "NotPrincipal")
+    not_principal = values_at(scope.resolver, statement, "NotPrincipal")
     if any(not n.absent for n in not_principal):
         node = next(n for n in not_principal if not n.absent)
         return True, node, "allows everyone except the NotPrincipal list"
     judged: list[Tri] = []
     where: Focus | None = None
-    for principal in _nodes(scope, statement, "Principal"):
+    for principal in values_at(scope.resolver, statement, "Principal"):
         principal = _with(statement, principal)
         if principal.absent:
             judged.append(False)
@@ -166,7 +161,7 @@ def _superpose(judged: list[Tri]) -> Tri:
 def _restricted(scope: Scope, statement: Focus, keys: set[str]) -> Tri:
     """Whether the statement's Condition ties it to a restricting key with a fixed value."""
     judged: list[Tri] = []
-    for condition in _nodes(scope, statement, "Condition"):
+    for condition in values_at(scope.resolver, statement, "Condition"):
         if condition.absent:
             judged.append(False)
             continue
@@ -226,7 +221,7 @@ def public_statement(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) 
 
 
 def _judge_statement(scope: Scope, statement: Focus, keys: set[str]) -> Result:
-    effects = _nodes(scope, statement, "Effect")
+    effects = values_at(scope.resolver, statement, "Effect")
     allow: list[Tri] = []
     for effect in effects:
         if effect.unknown:

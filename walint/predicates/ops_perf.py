@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from walint.conditions import Result, Scope, check_arg, display, predicate
-from walint.selectors import Focus
+from walint.selectors import Focus, branches
 from walint.values import Kind, Tri, intrinsic, tri_all, tri_any
 
 
@@ -208,37 +208,16 @@ def _arn_texts(scope: Scope, value: Any) -> list[tuple[str | None, str]]:
     return out
 
 
-def _alternatives(scope: Scope, node: Focus) -> list[Focus]:
-    """The Fn::If alternatives of a node (NoValue dropped as absent), other intrinsics kept as written."""
-    out: list[Focus] = []
-    pending = [node]
-    while pending:
-        current = pending.pop()
-        found = intrinsic(current.value)
-        if found and found[0] == "Fn::If":
-            live = scope.resolver.branches(found[1])
-            if live is None:
-                out.append(Focus(None, current.path, current.assumptions, unknown="Fn::If has malformed arguments"))
-                continue
-            for branch, assumptions, index in reversed(live):
-                pending.append(Focus(branch, current.path + ("Fn::If", index), current.assumptions + assumptions))
-        elif found == ("Ref", "AWS::NoValue"):
-            out.append(Focus(None, current.path, current.assumptions, absent=True))
-        else:
-            out.append(current)
-    return out
-
-
 def _raw_elements(scope: Scope, node: Focus) -> list[Focus]:
     """The elements of a list node as written (a single value is a list of one)."""
     out: list[Focus] = []
-    for alt in _alternatives(scope, node):
+    for alt in branches(node, scope.resolver):
         if alt.absent or alt.unknown:
             out.extend([alt] if alt.unknown else [])
             continue
         if isinstance(alt.value, list):
             for i, item in enumerate(alt.value):
-                out.extend(e for e in _alternatives(scope, alt.child(item, i)) if not e.absent)
+                out.extend(e for e in branches(alt.child(item, i), scope.resolver) if not e.absent)
         else:
             out.append(alt)
     return out

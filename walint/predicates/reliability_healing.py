@@ -29,17 +29,13 @@ from typing import Any
 
 from walint.conditions import Result, Scope, display, predicate
 from walint.graph import Resource
-from walint.selectors import Focus, compile_selector, expand, select
+from walint.selectors import Focus, expand, values_at
 from walint.values import Kind, as_number, intrinsic, normalize
 
 #: Beyond this many combinations of alternative values, give up and call the answer unknown.
 MAX_COMBINATIONS = 256
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def _field(scope: Scope, node: Focus, name: str) -> list[Focus]:
-    return [n for f in select(compile_selector(name), node, scope.resolver) for n in expand(f, scope.resolver)]
 
 
 def _why(node: Focus) -> str:
@@ -95,7 +91,7 @@ def ordered(scope: Scope, nodes: list[Focus], args: Mapping[str, Any]) -> Result
     here = nodes[0] if nodes else Focus(scope.resource.data, scope.resource.path)
     for node in nodes:
         for item in expand(node, scope.resolver):
-            columns = [_field(scope, item, p) for p in paths]
+            columns = [values_at(scope.resolver, item, p) for p in paths]
             combos = list(itertools.islice(itertools.product(*columns), MAX_COMBINATIONS + 1))
             if len(combos) > MAX_COMBINATIONS:
                 return Result(None, item.path, ("too many combinations of possible values to check",))
@@ -158,16 +154,16 @@ def _queue_sources(scope: Scope) -> list[Focus]:
     resource = scope.resource
     root = Focus(resource.data, resource.path)
     if resource.type == "AWS::Lambda::EventSourceMapping":
-        return _field(scope, root, "Properties.EventSourceArn")
+        return values_at(scope.resolver, root, "Properties.EventSourceArn")
     out: list[Focus] = []
-    for events in _field(scope, root, "Properties.Events"):
+    for events in values_at(scope.resolver, root, "Properties.Events"):
         if events.absent or events.unknown or not isinstance(events.value, dict):
             continue
         for name, event in events.value.items():
             focus = events.child(event, name)
-            kinds = _field(scope, focus, "Type")
+            kinds = values_at(scope.resolver, focus, "Type")
             if any(k.value == "SQS" for k in kinds if not (k.absent or k.unknown)):
-                out.extend(_field(scope, focus, "Properties.Queue"))
+                out.extend(values_at(scope.resolver, focus, "Properties.Queue"))
     return out
 
 
@@ -177,7 +173,7 @@ def _function_timeouts(scope: Scope) -> tuple[list[Focus], str]:
     resource = scope.resource
     if resource.type == "AWS::Lambda::EventSourceMapping":
         root = Focus(resource.data, resource.path)
-        names = _field(scope, root, "Properties.FunctionName")
+        names = values_at(scope.resolver, root, "Properties.FunctionName")
         if len(names) != 1 or names[0].absent:
             return [], "the function name has several possible values" if names else "no FunctionName"
         target, why = _resolve_resource(scope, names[0])
@@ -197,7 +193,7 @@ def _behind_alias(scope: Scope, target: Resource | None) -> tuple[Resource | Non
     for _ in range(3):
         if target is None or target.type not in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
             break
-        inner = _field(scope, Focus(target.data, target.path), "Properties.FunctionName")
+        inner = values_at(scope.resolver, Focus(target.data, target.path), "Properties.FunctionName")
         if len(inner) != 1 or inner[0].absent:
             return None, f"{target.logical_id} names its function in several ways"
         target, _ = _resolve_resource(scope, inner[0])
@@ -206,7 +202,7 @@ def _behind_alias(scope: Scope, target: Resource | None) -> tuple[Resource | Non
 
 def _timeout_of(scope: Scope, function: Resource) -> list[Focus]:
     root = Focus(function.data, function.path)
-    timeouts = _field(scope, root, "Properties.Timeout")
+    timeouts = values_at(scope.resolver, root, "Properties.Timeout")
     if function.type != "AWS::Serverless::Function":
         return timeouts
     out: list[Focus] = []
@@ -215,7 +211,7 @@ def _timeout_of(scope: Scope, function: Resource) -> list[Focus]:
     for timeout in timeouts:
         if timeout.absent and isinstance(globals_section, dict):
             glob = Focus(globals_section, ("Globals",), timeout.assumptions)
-            out.extend(_field(scope, glob, "Function.Timeout"))
+            out.extend(values_at(scope.resolver, glob, "Function.Timeout"))
         else:
             out.append(timeout)
     return out
@@ -256,7 +252,7 @@ def queue_visibility_covers_timeout(scope: Scope, nodes: list[Focus], args: Mapp
         if timeout_why:
             judged.append((None, source, "", (timeout_why,)))
             continue
-        visibilities = _field(scope, Focus(queue.data, queue.path), "Properties.VisibilityTimeout")
+        visibilities = values_at(scope.resolver, Focus(queue.data, queue.path), "Properties.VisibilityTimeout")
         for visibility, timeout in itertools.product(visibilities, timeouts):
             judged.append(_covers(source, queue, visibility, timeout, factor))
     return _decide(judged, here)
@@ -292,7 +288,7 @@ def _networks(scope: Scope, resource: Resource, path: str) -> tuple[list[tuple[N
     """The literal networks at `path` of a resource (one per alternative) and unknown reasons."""
     found: list[tuple[Network, Focus]] = []
     unknown: list[str] = []
-    for node in _field(scope, Focus(resource.data, resource.path), path):
+    for node in values_at(scope.resolver, Focus(resource.data, resource.path), path):
         if node.absent:
             unknown.append(f"{resource.logical_id} has no literal {_name(path)} (an IPAM pool allocates it)")
         elif node.unknown:
@@ -326,7 +322,7 @@ def _vpc_blocks(scope: Scope, vpc: Resource, family: str) -> tuple[list[list[tup
         blocks.append(primary)
         unknown.extend(why)
     for other in scope.template.of_type("AWS::EC2::VPCCidrBlock"):
-        vpc_nodes = _field(scope, Focus(other.data, other.path), "Properties.VpcId")
+        vpc_nodes = values_at(scope.resolver, Focus(other.data, other.path), "Properties.VpcId")
         owner = [_resolve_resource(scope, n)[0] for n in vpc_nodes if not n.absent]
         if not any(o is not None and o.logical_id == vpc.logical_id for o in owner):
             if any(o is None for o in owner):
@@ -367,7 +363,7 @@ def _same_vpc_subnets(scope: Scope, subnet: Resource, vpc: Resource) -> list[Res
     for other in scope.template.of_type("AWS::EC2::Subnet"):
         if other.logical_id == subnet.logical_id:
             continue
-        nodes = _field(scope, Focus(other.data, other.path), "Properties.VpcId")
+        nodes = values_at(scope.resolver, Focus(other.data, other.path), "Properties.VpcId")
         if len(nodes) == 1 and not nodes[0].absent:
             target, _ = _resolve_resource(scope, nodes[0])
             if target is not None and target.logical_id == vpc.logical_id:
@@ -385,7 +381,7 @@ def subnet_cidr_within_vpc(scope: Scope, nodes: list[Focus], args: Mapping[str, 
     subnet = scope.resource
     root = Focus(subnet.data, subnet.path)
     here = nodes[0] if nodes else root
-    vpc_nodes = _field(scope, root, "Properties.VpcId")
+    vpc_nodes = values_at(scope.resolver, root, "Properties.VpcId")
     if len(vpc_nodes) != 1:
         return Result(None, here.path, ("the subnet's VpcId has several possible values",))
     vpc, why = _vpc_of(scope, vpc_nodes[0])
@@ -436,7 +432,7 @@ def peering_cidrs_disjoint(scope: Scope, nodes: list[Focus], args: Mapping[str, 
     here = nodes[0] if nodes else root
     ends: list[Resource] = []
     for key in ("VpcId", "PeerVpcId"):
-        found = _field(scope, root, f"Properties.{key}")
+        found = values_at(scope.resolver, root, f"Properties.{key}")
         if len(found) != 1:
             return Result(None, here.path, (f"{key} has several possible values",))
         here = found[0]
@@ -676,7 +672,7 @@ def _openapi_defined(scope: Scope, event: Focus) -> str:
     """Why a SAM Api/HttpApi event's integration is not known: its API (RestApiId/ApiId) has an
     OpenAPI definition that may define the integration and its timeout itself."""
     for key in ("Properties.RestApiId", "Properties.ApiId"):
-        for node in _field(scope, event, key):
+        for node in values_at(scope.resolver, event, key):
             if node.absent:
                 continue
             target, _ = _resolve_resource(scope, node)
@@ -706,27 +702,27 @@ def api_timeout_covers_function(scope: Scope, nodes: list[Focus], args: Mapping[
         if isinstance(invocation, str) and "event" in invocation.lower():
             return Result(True, here.path)  # an asynchronous invocation: API Gateway does not wait
         for function in _integration_targets(scope, ("Properties", "Integration", "Uri")):
-            waits = _field(scope, root, "Properties.Integration.TimeoutInMillis")
+            waits = values_at(scope.resolver, root, "Properties.Integration.TimeoutInMillis")
             pairs.append((function, waits, REST_INTEGRATION_TIMEOUT_MS, Focus(None, path)))
     elif resource.type == "AWS::ApiGatewayV2::Integration":
         path = (*resource.path, "Properties", "IntegrationUri")
         for function in _integration_targets(scope, ("Properties", "IntegrationUri")):
-            waits = _field(scope, root, "Properties.TimeoutInMillis")
+            waits = values_at(scope.resolver, root, "Properties.TimeoutInMillis")
             pairs.append((function, waits, HTTP_INTEGRATION_TIMEOUT_MS, Focus(None, path)))
     elif resource.type == "AWS::Serverless::Function":
-        for events in _field(scope, root, "Properties.Events"):
+        for events in values_at(scope.resolver, root, "Properties.Events"):
             if events.absent or events.unknown or not isinstance(events.value, dict):
                 continue
             for name, event in events.value.items():
                 focus = events.child(event, name)
-                kinds = {str(k.value) for k in _field(scope, focus, "Type") if not (k.absent or k.unknown)}
+                kinds = {str(k.value) for k in values_at(scope.resolver, focus, "Type") if not (k.absent or k.unknown)}
                 if kinds & {"Api", "HttpApi"}:
                     defined = _openapi_defined(scope, focus)
                     if defined:
                         judged.append((None, focus, "", (defined,)))
                         continue
                     default: float = REST_INTEGRATION_TIMEOUT_MS if "Api" in kinds else HTTP_INTEGRATION_TIMEOUT_MS
-                    waits = _field(scope, focus, "Properties.TimeoutInMillis")
+                    waits = values_at(scope.resolver, focus, "Properties.TimeoutInMillis")
                     pairs.append((resource, waits, default, focus))
     for function, waits, default, node in pairs:
         for wait, timeout in itertools.product(waits, _timeout_of(scope, function)):
@@ -815,7 +811,7 @@ def dlq_outlives_source(scope: Scope, nodes: list[Focus], args: Mapping[str, Any
     redrive policy pass (nothing to compare). A dead-letter queue outside the template is unknown."""
     queue = scope.resource
     root = Focus(queue.data, queue.path)
-    policies = _field(scope, root, "Properties.RedrivePolicy")
+    policies = values_at(scope.resolver, root, "Properties.RedrivePolicy")
     here = policies[0] if policies else root
     if all(p.absent for p in policies):
         return Result(True, here.path)
@@ -826,7 +822,7 @@ def dlq_outlives_source(scope: Scope, nodes: list[Focus], args: Mapping[str, Any
         if e.path[:2] == ("Properties", "RedrivePolicy") and e.target in scope.template.resources
     )
     dlqs = [r for r in (scope.template.resources[t] for t in targets) if r.type == "AWS::SQS::Queue"]
-    fifo = _field(scope, root, "Properties.FifoQueue")
+    fifo = values_at(scope.resolver, root, "Properties.FifoQueue")
     unknown_fifo = [_why(f) for f in fifo if f.unknown]
     if unknown_fifo:
         return Result(None, here.path, tuple(unknown_fifo))
@@ -835,9 +831,9 @@ def dlq_outlives_source(scope: Scope, nodes: list[Focus], args: Mapping[str, Any
     if not dlqs:
         why = f"{display(here.path)}: the dead-letter queue is not defined in this template"
         return Result(None, here.path, (why,))
-    mine = _field(scope, root, "Properties.MessageRetentionPeriod")
+    mine = values_at(scope.resolver, root, "Properties.MessageRetentionPeriod")
     for dlq in dlqs:
-        theirs = _field(scope, Focus(dlq.data, dlq.path), "Properties.MessageRetentionPeriod")
+        theirs = values_at(scope.resolver, Focus(dlq.data, dlq.path), "Properties.MessageRetentionPeriod")
         for own, other in itertools.product(mine, theirs):
             blamed = _merge_assumptions(here, (own, other))
             if own.unknown or other.unknown:
