@@ -74,6 +74,10 @@ class Rule:
     source: str
     builtin: bool
     raw: Mapping[str, Any]
+    #: For SAM templates: "deployed" judges what the SAM transform generates; "as-written" judges
+    #: the AWS::Serverless::* resources the rule lists as the user wrote them, where the rule's
+    #: SAM logic knows more than the generated resources show (a deployment preference's alarms).
+    sam: str = "deployed"
 
 
 def builtin_rules_dir() -> FsPath:
@@ -123,7 +127,9 @@ _FIELDS = {
     "limitations",
     "unknown_when",
     "undecidable",
+    "sam",
 }
+SAM_MODES = ("deployed", "as-written")
 _REQUIRED = (
     "id",
     "title",
@@ -200,6 +206,9 @@ def compile_rule(spec: Any, source: str, *, builtin: bool, options: Mapping[str,
         undecidable = _undecidable(spec.get("undecidable", []) or [], source, options)
     except ClauseError as exc:
         raise RuleError(f"{source}: {exc}") from None
+    sam = spec.get("sam", "deployed")
+    if sam not in SAM_MODES:
+        raise RuleError(f"{source}: 'sam' must be one of {list(SAM_MODES)}")
     return Rule(
         id=rule_id,
         title=_text(spec, "title", source),
@@ -222,6 +231,7 @@ def compile_rule(spec: Any, source: str, *, builtin: bool, options: Mapping[str,
         source=source,
         builtin=builtin,
         raw=spec,
+        sam=sam,
     )
 
 

@@ -24,6 +24,8 @@ from walint.findings import (
 )
 from walint.graph import Resource, Template, TemplateError, build, is_template
 from walint.parse import Document, ParseError, decode
+from walint.sam import SamError, is_sam
+from walint.sam import transform as sam_transform
 from walint.selectors import Focus
 from walint.values import Resolver, tri_all
 
@@ -91,58 +93,141 @@ def lint_bytes(path: str, raw: bytes, index: RuleIndex, options: LintOptions) ->
     except TemplateError as exc:
         span = doc.span(exc.path)
         return FileResult(path, FileStatus.ERROR, f"line {span.line}: {exc.message}")
+    if is_sam(template):
+        try:
+            template = sam_transform(template, options.parameters)
+        except SamError as exc:
+            return FileResult(path, FileStatus.ERROR, str(exc))
     return lint_template(template, index, options)
 
 
 def lint_template(template: Template, index: RuleIndex, options: LintOptions) -> FileResult:
     resolver = Resolver(template, options.parameters, assume_defaults=options.assume_defaults)
-    findings: list[Finding] = []
-    tallies: dict[str, list[int]] = {}
-    template_suppressions, meta = _suppressions(template.metadata, ("Metadata",), template, None)
-    findings.extend(meta)
+    run = _Run(template, index, options)
+    provenance = template.provenance
+    source = provenance.source if provenance else template
+    template_suppressions, meta = _suppressions(source.metadata, ("Metadata",), source, None)
+    run.findings.extend(meta)
+    run.template_suppressions = template_suppressions
+    covered: dict[str, set[Rule]] = {}  # SAM logical id → rules that judged what it generated
     for resource in template.resources.values():
+        owner = provenance.owner(resource.logical_id) if provenance else None
+        rules = index.for_type(resource.type)
+        if owner is not None:
+            # A rule that asks to judge the SAM resource as written leaves what it generates alone.
+            rules = tuple(r for r in rules if r.sam == "deployed" or owner.type not in r.resource_types)
+            covered.setdefault(owner.logical_id, set()).update(rules)
+        run.judge(template, resolver, resource, rules, owner)
+    if provenance is not None:
+        # Rules written for the SAM resource itself run on it as written, unless they already
+        # judged what SAM generated from it (a rule for both AWS::Serverless::Function and
+        # AWS::Lambda::Function judges the generated function only).
+        source_resolver = Resolver(source, options.parameters, assume_defaults=options.assume_defaults)
+        for logical_id in provenance.generated:
+            resource = source.resources[logical_id]
+            done = covered.get(logical_id, set())
+            rules = tuple(rule for rule in index.for_type(resource.type) if rule not in done)
+            run.judge(source, source_resolver, resource, rules, None)
+    findings = sorted(_unique(run.findings), key=lambda f: f.sort_key)
+    return FileResult(
+        template.path,
+        FileStatus.LINTED,
+        None,
+        len(source.resources),
+        tuple(findings),
+        tuple(RuleTally(rid, *counts) for rid, counts in sorted(run.tallies.items())),
+        template.notes,
+    )
+
+
+class _Run:
+    """The findings and tallies of one template, and the suppressions met on the way."""
+
+    def __init__(self, template: Template, index: RuleIndex, options: LintOptions) -> None:
+        self.options = options
+        self.findings: list[Finding] = []
+        self.tallies: dict[str, list[int]] = {}
+        self.template_suppressions: list[tuple[str, str]] = []
+        # Suppressions by the resource whose Metadata holds them (SAM resources own those of
+        # everything generated from them), read once each.
+        self._suppressions: dict[tuple[int, str], tuple[list[tuple[str, str]], list[tuple[str, str, str]]]] = {}
+
+    def judge(
+        self,
+        template: Template,
+        resolver: Resolver,
+        resource: Resource,
+        rules: tuple[Rule, ...],
+        owner: Resource | None,
+    ) -> None:
+        if not rules:
+            return
         exists = resolver.condition(resource.condition) if resource.condition else True
         if exists is False:
-            continue  # not created with the given parameters
-        rules = index.for_type(resource.type)
-        if not rules:
-            continue
-        metadata = resource.data.get("Metadata")
-        own, meta = _suppressions(
-            metadata if isinstance(metadata, dict) else {}, resource.path + ("Metadata",), template, resource
+            return  # not created with the given parameters
+        provenance = template.provenance
+        holder, holder_template = (
+            (owner, provenance.source) if owner is not None and provenance else (resource, template)
         )
-        findings.extend(meta)
-        foreign = (
-            _foreign_suppressions(metadata) if options.other_tool_suppressions and isinstance(metadata, dict) else []
-        )
+        own, foreign = self._suppressions_of(holder_template, holder)
         for rule in rules:
-            outcome, finding = _evaluate(rule, template, resolver, resource, options, exists)
-            tally = tallies.setdefault(rule.id, [0, 0, 0])
+            outcome, finding = _evaluate(rule, template, resolver, resource, self.options, exists)
+            tally = self.tallies.setdefault(rule.id, [0, 0, 0])
             if outcome is Outcome.PASS:
                 tally[0] += 1
             elif outcome is Outcome.FAIL:
                 tally[1] += 1
             elif outcome is Outcome.UNKNOWN:
                 tally[2] += 1
-            if finding is not None:
-                reason = _suppressed_by(rule.id, own) or _suppressed_by(rule.id, template_suppressions)
-                if reason is not None:
-                    finding = _with_suppression(finding, Suppression(reason, "walint"))
-                else:
-                    other = _suppressed_by_other_tool(rule, foreign)
-                    if other is not None:
-                        finding = _with_suppression(finding, other)
-                findings.append(finding)
-    findings.sort(key=lambda f: f.sort_key)
-    return FileResult(
-        template.path,
-        FileStatus.LINTED,
-        None,
-        len(template.resources),
-        tuple(findings),
-        tuple(RuleTally(rid, *counts) for rid, counts in sorted(tallies.items())),
-        template.notes,
-    )
+            if finding is None:
+                continue
+            reason = _suppressed_by(rule.id, own) or _suppressed_by(rule.id, self.template_suppressions)
+            if reason is not None:
+                finding = _with_suppression(finding, Suppression(reason, "walint"))
+            else:
+                other = _suppressed_by_other_tool(rule, foreign)
+                if other is not None:
+                    finding = _with_suppression(finding, other)
+            self.findings.append(finding)
+
+    def _suppressions_of(
+        self, template: Template, resource: Resource
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+        key = (id(template), resource.logical_id)
+        known = self._suppressions.get(key)
+        if known is not None:
+            return known
+        metadata = resource.data.get("Metadata")
+        own, meta = _suppressions(
+            metadata if isinstance(metadata, dict) else {}, resource.path + ("Metadata",), template, resource
+        )
+        self.findings.extend(meta)
+        foreign = (
+            _foreign_suppressions(metadata)
+            if self.options.other_tool_suppressions and isinstance(metadata, dict)
+            else []
+        )
+        self._suppressions[key] = (own, foreign)
+        return own, foreign
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """One finding per rule and place among what SAM generates: it can generate several
+    resources (a function and its role, a deployment and its stage) that a rule fails for the same
+    line the user wrote, and one fix mends them all."""
+
+    def key(finding: Finding) -> tuple[str, str | None, Path, Outcome]:
+        return (finding.rule_id, finding.location.resource, finding.location.path, finding.outcome)
+
+    seen = {key(f) for f in findings if f.location.generated is None}
+    unique: list[Finding] = []
+    for finding in findings:
+        if finding.location.generated is None:
+            unique.append(finding)
+        elif key(finding) not in seen:
+            seen.add(key(finding))
+            unique.append(finding)
+    return unique
 
 
 def _evaluate(
@@ -225,10 +310,41 @@ def _finding(
         risk=risk or rule.risk,
         outcome=outcome,
         message=message,
-        location=Location(template.path, template.doc.span(path), resource.logical_id, resource.type, path),
+        location=_location(template, resource, path),
         remediation_url=rule.remediation_url,
         reasons=reasons,
     )
+
+
+def _location(template: Template, resource: Resource, path: Path) -> Location:
+    provenance = template.provenance
+    owner = provenance.owner(resource.logical_id) if provenance else None
+    if provenance is not None and owner is not None:
+        where = provenance.locate(resource, path)
+        return Location(
+            template.path,
+            provenance.source.doc.span(where),
+            owner.logical_id,
+            owner.type,
+            where,
+            cdk_path=cdk_path(owner),
+            generated=resource.logical_id if resource.logical_id != owner.logical_id else None,
+        )
+    return Location(
+        template.path,
+        template.doc.span(path),
+        resource.logical_id,
+        resource.type,
+        path,
+        cdk_path=cdk_path(resource),
+    )
+
+
+def cdk_path(resource: Resource) -> str | None:
+    """The construct path CDK records in a synthesized resource's metadata."""
+    metadata = resource.data.get("Metadata")
+    value = metadata.get("aws:cdk:path") if isinstance(metadata, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def _format(message: str, resource: Resource, detail: str) -> str:
@@ -293,6 +409,7 @@ def _meta(template: Template, resource: Resource | None, path: Path, message: st
             resource.logical_id if resource else None,
             resource.type if resource else None,
             path,
+            cdk_path=cdk_path(resource) if resource else None,
         ),
         remediation_url=META_URL,
     )

@@ -106,6 +106,12 @@ class Location:
     resource: str | None
     resource_type: str | None
     path: Path
+    #: The CDK construct path (`aws:cdk:path` metadata) of the resource, so a CDK user finds the
+    #: construct rather than a synthesized logical id.
+    cdk_path: str | None = None
+    #: The logical id of the resource a transform (SAM) generated and the rule judged, when the
+    #: finding is reported on the resource the user wrote (`resource`).
+    generated: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,10 +6,13 @@ import fnmatch
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from walint.findings import Path
 from walint.parse import Document
+
+if TYPE_CHECKING:
+    from walint.sam import Provenance
 
 
 class TemplateError(Exception):
@@ -64,6 +67,8 @@ class Template:
     edges_to: Mapping[str, tuple[Edge, ...]] = field(default_factory=dict)
     by_type: Mapping[str, tuple[Resource, ...]] = field(default_factory=dict)
     _matching: dict[tuple[str, ...], tuple[Resource, ...]] = field(default_factory=dict, compare=False, repr=False)
+    #: For a template a transform (SAM) produced: where its generated resources came from.
+    provenance: Provenance | None = field(default=None, compare=False, repr=False)
 
     @property
     def path(self) -> str:
