@@ -1,11 +1,16 @@
-"""Turn command-line paths (files, directories, globs) into the files to lint."""
+"""Turn command-line paths (files, directories, globs) into the files to lint.
+
+A CDK cloud assembly (`cdk.out`) is linted through its manifest: its stack templates, never the
+bundled assets, tree or asset manifests beside them.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import glob
+import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -72,7 +77,7 @@ def discover(
 
     for raw in paths:
         if os.path.isdir(raw):
-            for path in _walk(raw, patterns, cwd):
+            for path in _walk(raw, patterns, cwd, problems):
                 add(path, explicit=False)
         elif os.path.exists(raw) or os.path.islink(raw):
             add(raw, explicit=True)
@@ -88,10 +93,141 @@ def discover(
     return sorted(found.values(), key=lambda c: c.display), problems
 
 
-def _walk(root: str, patterns: tuple[str, ...], cwd: str) -> Iterable[str]:
+def _walk(root: str, patterns: tuple[str, ...], cwd: str, problems: list[tuple[str, str]]) -> Iterable[str]:
     # followlinks=False: a symlinked directory is never entered, so loops cannot happen.
     for directory, dirnames, filenames in os.walk(root, followlinks=False):
+        if is_cloud_assembly(directory, filenames):
+            dirnames[:] = []  # assets, tree and asset manifests: only the manifest's templates count
+            broken: list[tuple[str, str]] = []
+            yield from _assembly_templates(directory, set(), broken)
+            problems += [(_display(path, cwd), problem) for path, problem in broken]
+            continue
         dirnames[:] = sorted(d for d in dirnames if not excluded(_display(os.path.join(directory, d), cwd), patterns))
         for name in sorted(filenames):
             if name.endswith(TEMPLATE_SUFFIXES):
                 yield os.path.join(directory, name)
+
+
+# -- CDK cloud assemblies ----------------------------------------------------------------------
+
+#: A cloud assembly's manifest; `cdk.out` is the small version marker file CDK writes beside it.
+MANIFEST = "manifest.json"
+MARKER = "cdk.out"
+STACK_ARTIFACT = "aws:cloudformation:stack"
+NESTED_ASSEMBLY_ARTIFACT = "cdk:cloud-assembly"
+#: CDK's NestedStack templates are file assets of their parent stack, not manifest artifacts.
+NESTED_STACK_SUFFIX = ".nested.template.json"
+FALLBACK_SUFFIX = ".template.json"
+#: Manifests are tens of kilobytes; a bigger manifest.json is not CDK's, and is not read.
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+
+
+class _Unreadable(Exception):
+    pass
+
+
+class FileTooBigOrUnreadable(Exception):
+    """A file that cannot be read, or is larger than its limit; the message says which."""
+
+
+def read_limited(path: str, limit: int) -> bytes:
+    """A file's bytes, refusing files larger than `limit` before reading them whole."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(limit + 1)
+    except OSError as exc:
+        raise FileTooBigOrUnreadable(f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise FileTooBigOrUnreadable(f"larger than {limit // (1024 * 1024)} MB")
+    return raw
+
+
+def is_cloud_assembly(directory: str, filenames: Iterable[str]) -> bool:
+    """Whether a directory is CDK output: a `cdk.out` marker file, or a manifest with `artifacts`.
+    Only directories that hold a manifest.json are read, so walking a tree stays cheap."""
+    names = set(filenames)
+    if MARKER in names:
+        return True
+    if MANIFEST not in names:
+        return False
+    try:
+        return isinstance(_read_manifest(os.path.join(directory, MANIFEST)).get("artifacts"), dict)
+    except _Unreadable:
+        return False  # someone else's manifest.json (a web app's), not a cloud assembly
+
+
+def _read_manifest(path: str) -> dict[str, object]:
+    try:
+        raw = read_limited(path, MAX_MANIFEST_BYTES)
+    except FileTooBigOrUnreadable as exc:
+        raise _Unreadable(str(exc)) from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _Unreadable(f"invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise _Unreadable("not a JSON object")
+    return data
+
+
+def _assembly_templates(directory: str, seen: set[str], problems: list[tuple[str, str]]) -> Iterator[str]:
+    """The stack templates of a cloud assembly and of the assemblies nested in it (CDK Stages)."""
+    real = os.path.realpath(directory)
+    if real in seen:
+        return  # a manifest that names its own directory, or a loop of nested assemblies
+    seen.add(real)
+    try:
+        entries = sorted(os.listdir(directory))
+    except OSError as exc:
+        problems.append((directory, f"cannot read the CDK cloud assembly: {exc.strerror or exc}"))
+        return
+    files = [n for n in entries if os.path.isfile(os.path.join(directory, n))]
+    manifest_path = os.path.join(directory, MANIFEST)
+    try:
+        if MANIFEST not in files:
+            raise _Unreadable("it is missing")
+        artifacts = _read_manifest(manifest_path).get("artifacts")
+        if not isinstance(artifacts, dict):
+            raise _Unreadable("it has no artifacts")
+    except _Unreadable as exc:
+        # An interrupted or hand-edited synth: CDK names stack templates *.template.json and puts
+        # Stages in assembly-* directories.
+        found = [os.path.join(directory, n) for n in files if n.endswith(FALLBACK_SUFFIX)]
+        for name in entries:
+            path = os.path.join(directory, name)
+            if name.startswith("assembly-") and os.path.isdir(path) and not os.path.islink(path):
+                found += _assembly_templates(path, seen, problems)
+        if not found:
+            problems.append((manifest_path, f"no CDK stack templates found, and the manifest cannot be used: {exc}"))
+        yield from found
+        return
+    for name, artifact in sorted(artifacts.items()):
+        if not isinstance(artifact, dict):
+            continue
+        properties = artifact.get("properties")
+        properties = properties if isinstance(properties, dict) else {}
+        if artifact.get("type") == STACK_ARTIFACT:
+            template = _inside(directory, properties.get("templateFile"))
+            if template is None:
+                problems.append((manifest_path, f"stack {name} names no template file inside the assembly"))
+            elif not os.path.isfile(template):
+                problems.append((template, f"the template of stack {name} does not exist (synthesize again)"))
+            else:
+                yield template
+        elif artifact.get("type") == NESTED_ASSEMBLY_ARTIFACT:
+            nested = _inside(directory, properties.get("directoryName"))
+            # A symlinked directory is not followed, as when walking.
+            if nested is None or os.path.islink(nested) or not os.path.isdir(nested):
+                problems.append((manifest_path, f"nested assembly {name} names no directory inside the assembly"))
+            else:
+                yield from _assembly_templates(nested, seen, problems)
+    yield from (os.path.join(directory, n) for n in files if n.endswith(NESTED_STACK_SUFFIX))
+
+
+def _inside(directory: str, relative: object) -> str | None:
+    """A manifest's relative path, when it stays inside the assembly directory."""
+    if not isinstance(relative, str) or not relative or os.path.isabs(relative):
+        return None
+    path = os.path.normpath(os.path.join(directory, relative))
+    base = os.path.normpath(directory)
+    return path if os.path.commonpath([base, path]) == base and path != base else None

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from walint.catalog import Rule
 from walint.findings import Outcome, Risk, RunResult
+from walint.reporters.resource import label, origin
 
 COMMAND = {Risk.CRITICAL: "error", Risk.HIGH: "error", Risk.MEDIUM: "warning", Risk.LOW: "warning", Risk.INFO: "notice"}
 
@@ -33,6 +34,8 @@ def render(run: RunResult, rules: Sequence[Rule]) -> str:
             f"file={escape_property(f.location.file)},line={span.line},col={span.column},"
             f"endLine={max(span.end_line, span.line)},title={escape_property(title)}"
         )
-        body = f"{f.message}\nBest practice {f.best_practice}. Fix: {f.remediation_url}"
+        # The construct path finds the code to change: cdk.out itself is rarely in the repository.
+        resource = f"\nResource: {label(f.location)}" if origin(f.location) else ""
+        body = f"{f.message}{resource}\nBest practice {f.best_practice}. Fix: {f.remediation_url}"
         lines.append(f"::{command} {props}::{escape_data(body)}")
     return "".join(line + "\n" for line in lines)

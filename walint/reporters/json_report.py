@@ -32,6 +32,10 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "end_column": span.end_column,
         "resource": f.location.resource,
         "resource_type": f.location.resource_type,
+        # Added in the same version: where the resource came from (CDK construct path as in
+        # `aws:cdk:path`, SAM-generated resource the rule judged), null otherwise.
+        "cdk_path": f.location.cdk_path,
+        "generated": f.location.generated,
         "path": list(f.location.path),
         "remediation_url": f.remediation_url,
         "reasons": list(f.reasons),

@@ -8,6 +8,7 @@ from xml.etree import ElementTree as ET
 
 from walint.catalog import Rule
 from walint.findings import Finding, Outcome, RunResult
+from walint.reporters.resource import label
 
 
 def render(run: RunResult, rules: Sequence[Rule]) -> str:
@@ -25,13 +26,15 @@ def render(run: RunResult, rules: Sequence[Rule]) -> str:
         grouped: dict[tuple[str, str], list[Finding]] = defaultdict(list)
         for f in result.findings:
             grouped[(f.rule_id, f.location.resource or "")].append(f)
-        for (rule_id, resource), found in sorted(grouped.items()):
+        for (rule_id, _), found in sorted(grouped.items()):
+            first = found[0]
+            # The construct path is the resource's (the same for the whole group); which SAM-generated
+            # resource failed can differ within the group, so it goes on each failure line.
+            resource = label(first.location, generated=False)
             case = ET.SubElement(
                 suite, "testcase", name=f"{rule_id} {resource}".strip(), classname=f"{result.path}.{rule_id}"
             )
             tests += 1
-            first = found[0]
-            where = f"{first.location.file}:{first.location.span.line}:{first.location.span.column}"
             if all(f.suppressed for f in found):
                 ET.SubElement(
                     case, "skipped", message=f"suppressed: {first.suppressed.reason if first.suppressed else ''}"
@@ -43,8 +46,9 @@ def render(run: RunResult, rules: Sequence[Rule]) -> str:
             else:
                 failure = ET.SubElement(case, "failure", message=first.message, type=first.risk.value)
                 failure.text = "\n".join(
-                    f"{where} {f.rule_id} {f.risk.value} {f.message}\nBest practice {f.best_practice}: "
-                    f"{f.remediation_url}"
+                    f"{_where(f)} {f.rule_id} {f.risk.value} {f.message}"
+                    f"{f' (generated {f.location.generated})' if f.location.generated else ''}"
+                    f"\nBest practice {f.best_practice}: {f.remediation_url}"
                     for f in found
                 )
                 failures += 1
@@ -62,3 +66,7 @@ def render(run: RunResult, rules: Sequence[Rule]) -> str:
     suites.set("skipped", str(total_skipped))
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _where(f: Finding) -> str:
+    return f"{f.location.file}:{f.location.span.line}:{f.location.span.column}"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from walint.catalog import Rule, best_practices
 from walint.findings import PILLAR_TITLES, PILLARS, FileStatus, Finding, Outcome, Risk, RunResult
+from walint.reporters.resource import label
 
 #: What a static template check cannot see, per pillar (rule-catalogue.md §2.7, §3.7).
 NOT_ASSESSED = {
@@ -105,7 +106,7 @@ def render(run: RunResult, rules: Sequence[Rule]) -> str:
     if accepted:
         out += ["## Accepted risks (suppressed)", ""]
         out += [
-            f"- `{_where(f)}` **{f.rule_id}** {f.location.resource or ''}: "
+            f"- `{_where(f)}` **{f.rule_id}** {_cell(label(f.location))}: "
             f"{_cell(f.suppressed.reason if f.suppressed else '')}"
             for f in accepted
         ]
@@ -137,6 +138,6 @@ def _finding_line(f: Finding) -> str:
     bp = best_practices().get(f.best_practice)
     practice = f"[{bp.id} {bp.title}]({bp.url})" if bp else f.best_practice
     return (
-        f"- **{f.rule_id}** `{_where(f)}` {f.location.resource or ''}: {_cell(f.message)}. "
+        f"- **{f.rule_id}** `{_where(f)}` {_cell(label(f.location))}: {_cell(f.message)}. "
         f"Best practice {practice}. [How to fix]({f.remediation_url})"
     )

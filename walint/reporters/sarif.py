@@ -14,6 +14,7 @@ from walint.catalog import Rule, best_practices
 from walint.findings import META_RULE_ID, META_URL, Finding, Outcome, Risk, RunResult
 from walint.fingerprint import fingerprint
 from walint.reporters.limits import LARGE_REPORT
+from walint.reporters.resource import construct_path, label, origin
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://github.com/walint/walint"
@@ -88,6 +89,10 @@ def _result(f: Finding, index: int | None, include_suppressions: bool) -> dict[s
     span = f.location.span
     level = "note" if f.outcome is Outcome.UNKNOWN else LEVEL[f.risk]
     message = f.message + ("" if not f.reasons or f.outcome is Outcome.UNKNOWN else " (" + "; ".join(f.reasons) + ")")
+    if origin(f.location):
+        # Code scanning shows the message, not logical locations, and cdk.out is rarely committed:
+        # the construct path is how the reader finds the code to change.
+        message += f"\nResource: {label(f.location)}"
     location: dict[str, Any] = {
         "physicalLocation": {
             "artifactLocation": {"uri": uri(f.location.file), "uriBaseId": "%SRCROOT%"},
@@ -107,6 +112,15 @@ def _result(f: Finding, index: int | None, include_suppressions: bool) -> dict[s
                 "fullyQualifiedName": ".".join(str(p) for p in f.location.path),
             }
         ]
+        if f.location.cdk_path:
+            # The same resource as the CDK construct tree names it.
+            location["logicalLocations"].append(
+                {
+                    "name": construct_path(f.location.cdk_path).rsplit("/", 1)[-1],
+                    "kind": "resource",
+                    "fullyQualifiedName": f.location.cdk_path,
+                }
+            )
     result: dict[str, Any] = {
         "ruleId": f.rule_id,
         "level": level,
@@ -121,6 +135,10 @@ def _result(f: Finding, index: int | None, include_suppressions: bool) -> dict[s
             "resourceType": f.location.resource_type,
         },
     }
+    if f.location.cdk_path:
+        result["properties"]["cdkPath"] = f.location.cdk_path
+    if f.location.generated:
+        result["properties"]["generatedResource"] = f.location.generated
     if index is not None:
         result["ruleIndex"] = index
     if include_suppressions:

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from walint.catalog import Rule
 from walint.findings import PILLARS, FileStatus, Finding, Outcome, Risk, RunResult
+from walint.reporters.resource import label, origin
 
 _RISK_STYLE = {
     Risk.CRITICAL: "bold red",
@@ -35,7 +36,9 @@ def _line(f: Finding) -> Text:
     text.append(f"{f.risk.value:<9}", style=_RISK_STYLE[f.risk])
     text.append(f.message)
     if f.location.resource:
-        text.append(f" ({f.location.resource})", style="dim")
+        # "(Bucket83908E77, MyStack/Bucket)": the construct or generated resource beside the id
+        more = origin(f.location)
+        text.append(f" ({f.location.resource}{', ' + more if more else ''})", style="dim")
     return text
 
 
@@ -84,7 +87,7 @@ def render(run: RunResult, rules: Sequence[Rule], *, color: bool = False) -> str
         out(Text(f"Suppressed ({len(suppressed)}):", style="bold"))
         for f in suppressed:
             reason = f.suppressed.reason if f.suppressed else ""
-            out(Text(f"  {_where(f)}  {f.rule_id}  {f.location.resource or ''}: {reason}", style="dim"))
+            out(Text(f"  {_where(f)}  {f.rule_id}  {label(f.location)}: {reason}", style="dim"))
         out()
 
     errors = [r for r in run.files if r.status is FileStatus.ERROR]
