@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -80,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
         "--parameter", action="append", metavar="KEY=VALUE", help="a deployment parameter value (repeatable)"
     )
     check.add_argument(
+        "--parameters",
+        action="append",
+        metavar="FILE",
+        help="deployment parameter values from a file: AWS CLI JSON, CodePipeline template configuration, "
+        "a JSON/YAML mapping or samconfig.toml (repeatable; later files win, --parameter wins over all)",
+    )
+    check.add_argument(
+        "--sam-config-env", metavar="ENV", help="the samconfig environment to read parameters from (default: default)"
+    )
+    check.add_argument(
         "--assume-defaults", action="store_true", default=None, help="treat parameter defaults as deployed values"
     )
 
@@ -134,12 +144,9 @@ def _load(config: Config) -> list[Rule]:
 def _check(args: argparse.Namespace) -> int:
     try:
         config = load(args.config, Path.cwd())
-        parameters = dict(config.parameters)
-        for item in args.parameter or []:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                return _error(f"--parameter expects KEY=VALUE, got {item!r}")
-            parameters[key.strip()] = value
+        parameters = _parameters(args, config)
+        if isinstance(parameters, str):
+            return _error(parameters)
         config = config.merged(
             select=_split(args.select),
             ignore=_split(args.ignore),
@@ -207,6 +214,52 @@ def _check(args: argparse.Namespace) -> int:
             return _error(f"cannot write {target}: {exc.strerror or exc}")
     code = run.exit_code
     return EXIT_OK if args.exit_zero and code == EXIT_FINDINGS else code
+
+
+def _parameters(args: argparse.Namespace, config: Config) -> dict[str, str] | str:
+    """The deployment parameter values, or the error. The command line wins over the configuration,
+    and values given one by one win over files from the same place; `--parameters` replaces the
+    configuration's `parameter-files` (a run is one environment, not a mix of two)."""
+    from walint.params import ParameterFileError, load_parameter_file  # noqa: PLC0415
+
+    env = args.sam_config_env or config.sam_config_env
+    layers: list[tuple[str | None, Mapping[str, str], tuple[str, ...]]] = []
+    try:
+        if args.parameters:
+            layers.append((None, config.parameters, ()))
+            files = args.parameters
+        else:
+            files = list(config.parameter_files)
+        for name in files:
+            read = load_parameter_file(name, env)
+            layers.append((name, read, read.previous))
+    except ParameterFileError as exc:
+        return str(exc)
+    if not args.parameters:
+        layers.append((None, config.parameters, ()))
+    given: dict[str, str] = {}
+    for item in args.parameter or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            return f"--parameter expects KEY=VALUE, got {item!r}"
+        given[key.strip()] = value
+    layers.append((None, given, ()))
+    parameters: dict[str, str] = {}
+    unknown: dict[str, str] = {}  # parameter → the file that leaves it at its previous value
+    for name, values, previous in layers:
+        for key in previous:
+            parameters.pop(key, None)  # a later file's "previous value" is not an earlier file's value
+            unknown[key] = name or ""
+        for key, value in values.items():
+            parameters[key] = value
+            unknown.pop(key, None)
+    for key, name in unknown.items():
+        print(
+            f"walint: note: {name}: {key} keeps its previous value (UsePreviousValue), which walint cannot "
+            "know; results that depend on it stay undecided",
+            file=sys.stderr,
+        )
+    return parameters
 
 
 def _outputs(formats: Sequence[str], output: str | None) -> list[tuple[str, str | None]] | str:

@@ -31,6 +31,8 @@ class Config:
     exclude: tuple[str, ...] = ()
     rules_dirs: tuple[str, ...] = ()
     parameters: Mapping[str, str] = field(default_factory=dict)
+    parameter_files: tuple[str, ...] = ()  # read in order; `parameters` go on top of them
+    sam_config_env: str = "default"  # the samconfig environment read from parameter files
     assume_defaults: bool = False
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str | None = None  # the file it came from
@@ -48,6 +50,8 @@ _KEYS = {
     "exclude": "list",
     "rules-dirs": "list",
     "parameters": "mapping",
+    "parameter-files": "list",
+    "sam-config-env": "string",
     "assume-defaults": "bool",
     "rule-options": "mapping",
 }
@@ -75,13 +79,17 @@ def from_mapping(data: Any, source: str, base: Path) -> Config:
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{source}: '{raw_key}' must be a list of strings")
-            if key == "rules-dirs":
+            if key in ("rules-dirs", "parameter-files"):
                 value = [str((base / v).resolve()) for v in value]
             values[attr] = tuple(value)
         elif kind == "bool":
             if not isinstance(value, bool):
                 raise ConfigError(f"{source}: '{raw_key}' must be true or false")
             values[attr] = value
+        elif kind == "string":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{source}: '{raw_key}' must be a non-empty string")
+            values[attr] = value.strip()
         elif kind == "risk":
             try:
                 values[attr] = parse_fail_on(str(value))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from walint.catalog import Rule, id_matches, taggable_types
 from walint.conditions import Result, Scope
+from walint.discover import FileTooBigOrUnreadable, read_limited
 from walint.findings import (
     META_RULE_ID,
     META_URL,
@@ -23,6 +24,8 @@ from walint.findings import (
     Suppression,
 )
 from walint.graph import Resource, Template, TemplateError, build, is_template
+from walint.langext import Unexpanded, expand
+from walint.params import violations
 from walint.parse import Document, ParseError, decode
 from walint.sam import SamError, is_sam
 from walint.sam import transform as sam_transform
@@ -32,6 +35,10 @@ from walint.values import Resolver, tri_all
 #: Templates bigger than this are not read (CloudFormation's own limit is 1 MB; SAM/CDK
 #: sources can be larger before transformation, so allow headroom).
 MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+#: Resources a tool adds for its own bookkeeping; no rule judges them, even rules for every type.
+TOOL_RESOURCE_TYPES = frozenset({"AWS::CDK::Metadata"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class RuleIndex:
         cached = self._cache.get(resource_type)
         if cached is not None:
             return cached
+        if resource_type in TOOL_RESOURCE_TYPES:
+            return ()
         found = list(self._exact.get(resource_type, ()))
         found += [rule for pattern, rule in self._patterns if fnmatch.fnmatchcase(resource_type, pattern)]
         if self._taggable and resource_type in taggable_types():
@@ -88,11 +97,22 @@ def lint_bytes(path: str, raw: bytes, index: RuleIndex, options: LintOptions) ->
             "not a CloudFormation template (needs a Resources mapping and AWSTemplateFormatVersion, "
             "a Transform or AWS:: resource types)",
         )
+    # Values CloudFormation would reject describe no deployment: the file is not judged with them.
+    rejected = violations(doc, options.parameters)
+    if rejected:
+        return FileResult(path, FileStatus.ERROR, "; ".join(f"line {doc.span(p).line}: {m}" for p, m in rejected))
     try:
-        template = build(doc)
+        # AWS::LanguageExtensions first, as CloudFormation runs the transforms in that order.
+        expansion = expand(doc, options.parameters, options.assume_defaults)
     except TemplateError as exc:
-        span = doc.span(exc.path)
+        return FileResult(path, FileStatus.ERROR, f"line {doc.span(exc.path).line}: {exc.message}")
+    try:
+        template = build(expansion.doc)
+    except TemplateError as exc:
+        span = expansion.doc.span(exc.path)
         return FileResult(path, FileStatus.ERROR, f"line {span.line}: {exc.message}")
+    if expansion.unexpanded or expansion.notes:
+        template = replace(template, unexpanded=expansion.unexpanded, notes=template.notes + expansion.notes)
     if is_sam(template):
         try:
             template = sam_transform(template, options.parameters)
@@ -118,6 +138,9 @@ def lint_template(template: Template, index: RuleIndex, options: LintOptions) ->
             rules = tuple(r for r in rules if r.sam == "deployed" or owner.type not in r.resource_types)
             covered.setdefault(owner.logical_id, set()).update(rules)
         run.judge(template, resolver, resource, rules, owner)
+    for loop in template.unexpanded:
+        if loop.resource is None:
+            run.unexpanded(source, index, loop)
     if provenance is not None:
         # Rules written for the SAM resource itself run on it as written, unless they already
         # judged what SAM generated from it (a rule for both AWS::Serverless::Function and
@@ -151,6 +174,23 @@ class _Run:
         # Suppressions by the resource whose Metadata holds them (SAM resources own those of
         # everything generated from them), read once each.
         self._suppressions: dict[tuple[int, str], tuple[list[tuple[str, str]], list[tuple[str, str, str]]]] = {}
+        # Resources with a Fn::ForEach in their properties that could not be expanded: what the
+        # loop would add is unknown, so no verdict on them is certain.
+        self.incomplete: dict[str, tuple[Path, str]] = {}
+        for loop in template.unexpanded:
+            if loop.resource is not None:
+                self.incomplete.setdefault(loop.resource, (loop.path, loop.reason))
+
+    def unexpanded(self, template: Template, index: RuleIndex, loop: Unexpanded) -> None:
+        """Every rule for the resources a loop would create is undecided, with the loop's reason."""
+        name = str(loop.path[-1])
+        for resource_type in loop.resource_types:
+            placeholder = Resource(name, resource_type, {"Type": resource_type}, None)
+            for rule in index.for_type(resource_type):
+                self.tallies.setdefault(rule.id, [0, 0, 0])[2] += 1
+                self.findings.append(
+                    _finding(rule, template, placeholder, Outcome.UNKNOWN, loop.path, (loop.reason,), "")
+                )
 
     def judge(
         self,
@@ -170,8 +210,13 @@ class _Run:
             (owner, provenance.source) if owner is not None and provenance else (resource, template)
         )
         own, foreign = self._suppressions_of(holder_template, holder)
+        incomplete = self.incomplete.get((owner or resource).logical_id)
         for rule in rules:
             outcome, finding = _evaluate(rule, template, resolver, resource, self.options, exists)
+            if incomplete is not None and outcome in (Outcome.PASS, Outcome.FAIL):
+                outcome = Outcome.UNKNOWN
+                loop_path, why = incomplete
+                finding = _finding(rule, template, resource, outcome, loop_path, (why,), "")
             tally = self.tallies.setdefault(rule.id, [0, 0, 0])
             if outcome is Outcome.PASS:
                 tally[0] += 1
@@ -469,12 +514,9 @@ def read_and_lint(path: str, index: RuleIndex, options: LintOptions, display: st
     """Read a file from disk and lint it; unreadable or oversized files are errors."""
     name = display or path
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        return FileResult(name, FileStatus.ERROR, f"cannot read: {exc.strerror or exc}")
-    if len(raw) > MAX_FILE_BYTES:
-        return FileResult(name, FileStatus.ERROR, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB, not linted")
+        raw = read_limited(path, MAX_FILE_BYTES)
+    except FileTooBigOrUnreadable as exc:
+        return FileResult(name, FileStatus.ERROR, f"{exc}, not linted")
     return lint_bytes(name, raw, index, options)
 
 

@@ -12,6 +12,7 @@ from walint.findings import Path
 from walint.parse import Document
 
 if TYPE_CHECKING:
+    from walint.langext import Unexpanded
     from walint.sam import Provenance
 
 
@@ -69,6 +70,8 @@ class Template:
     _matching: dict[tuple[str, ...], tuple[Resource, ...]] = field(default_factory=dict, compare=False, repr=False)
     #: For a template a transform (SAM) produced: where its generated resources came from.
     provenance: Provenance | None = field(default=None, compare=False, repr=False)
+    #: AWS::LanguageExtensions loops that could not be expanded: what they create is undecided.
+    unexpanded: tuple[Unexpanded, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def path(self) -> str:
@@ -104,22 +107,34 @@ def is_template(data: Any) -> bool:
     )
 
 
+def _declares(data: dict[str, Any], transform: str) -> bool:
+    declared = data.get("Transform")
+    return declared == transform or (isinstance(declared, list) and transform in declared)
+
+
 def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
     value = data.get(name)
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise TemplateError(f"{name} must be a mapping, not {_shape(value)}", (name,))
+        raise TemplateError(f"{name} must be a mapping, not {shape(value)}", (name,))
     return value
 
 
-def _shape(value: Any) -> str:
+def shape(value: Any) -> str:
+    """What a value is, for error messages ("a list", "a string" …)."""
     if value is None:
         return "empty"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
     if isinstance(value, str):
         return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
     return f"a {type(value).__name__}"
 
 
@@ -128,17 +143,22 @@ def build(doc: Document) -> Template:
     data = doc.data
     raw_resources = data.get("Resources")
     if not isinstance(raw_resources, dict):
-        raise TemplateError(f"Resources must be a mapping, not {_shape(raw_resources)}", ("Resources",))
+        raise TemplateError(f"Resources must be a mapping, not {shape(raw_resources)}", ("Resources",))
     resources: dict[str, Resource] = {}
     notes: list[str] = []
     for logical_id, entry in raw_resources.items():
         where = ("Resources", logical_id)
         if logical_id.startswith("Fn::ForEach::"):
-            # AWS::LanguageExtensions loops are not expanded yet; say so rather than pass them.
-            notes.append(f"{logical_id} (Fn::ForEach) is not expanded: the resources it creates were not checked")
+            # Loops are expanded before the graph is built (walint.langext), which reports those it
+            # cannot expand; one left here has no transform to expand it.
+            if not _declares(data, "AWS::LanguageExtensions"):
+                notes.append(
+                    f"{logical_id} (Fn::ForEach) needs Transform: AWS::LanguageExtensions, which the template "
+                    "does not declare; the resources it would create were not checked"
+                )
             continue
         if not isinstance(entry, dict):
-            raise TemplateError(f"resource {logical_id} must be a mapping, not {_shape(entry)}", where)
+            raise TemplateError(f"resource {logical_id} must be a mapping, not {shape(entry)}", where)
         rtype = entry.get("Type")
         if isinstance(rtype, dict) and len(rtype) == 1:
             tag = next(iter(rtype)).removeprefix("Fn::")

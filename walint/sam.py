@@ -255,7 +255,8 @@ def transform(template: Template, parameters: Mapping[str, str]) -> Template:
     except TemplateError as exc:
         raise SamError(f"the SAM transform produced an invalid template: {exc.message}") from exc
     provenance = Provenance(template, owners, anchors, {k: tuple(v) for k, v in generated.items()})
-    return replace(result, provenance=provenance, notes=tuple(dict.fromkeys(template.notes + result.notes)))
+    notes = tuple(dict.fromkeys(template.notes + result.notes))
+    return replace(result, provenance=provenance, notes=notes, unexpanded=template.unexpanded)
 
 
 def _as_configured(template: Template, resources: dict[str, Any], written: set[str]) -> None:

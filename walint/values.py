@@ -194,11 +194,12 @@ class Resolver:
     def parameter(self, name: str, spec: Mapping[str, Any]) -> list[Alt]:
         ptype = str(spec.get("Type", "String"))
         is_list = ptype.startswith("List<") or ptype == "CommaDelimitedList"
+        if ptype.startswith("AWS::SSM::Parameter::Value<"):
+            # A given value is the name of the SSM parameter, not what the template receives.
+            return [Alt(Kind.UNKNOWN, reason=f"parameter {name} is read from SSM Parameter Store at deploy time")]
         if name in self.values:
             given = self.values[name]
             return [Alt(Kind.KNOWN, _split(given) if is_list else given)]
-        if ptype.startswith("AWS::SSM::Parameter::Value<"):
-            return [Alt(Kind.UNKNOWN, reason=f"parameter {name} is read from SSM Parameter Store at deploy time")]
         if self.assume_defaults and "Default" in spec:
             default = spec["Default"]
             return [Alt(Kind.KNOWN, _split(default) if is_list and isinstance(default, str) else default)]
@@ -291,7 +292,10 @@ class Resolver:
                     alts.extend(a.assuming(top_assumption + assumption) for a in found)
         if not alts:
             if len(arg) == 4:
-                return self.resolve(arg[3], depth)
+                # AWS::LanguageExtensions: {"DefaultValue": value} when no entry matches.
+                default = arg[3].get("DefaultValue") if isinstance(arg[3], dict) else None
+                if default is not None:
+                    return self.resolve(default, depth)
             return [Alt(Kind.UNKNOWN, reason=f"Fn::FindInMap: no matching entry in mapping {map_name}")]
         return alts
 
