@@ -57,7 +57,15 @@ def test_json_contract_and_exit_code_1(tmp_path: Path, capsys: pytest.CaptureFix
     doc = json.loads(out)
     assert doc["version"] == 1 and doc["tool"]["name"] == "walint"
     assert doc["files"] == [
-        {"path": "db.yaml", "status": "linted", "error": None, "reason": None, "resources": 1, "notes": []}
+        {
+            "path": "db.yaml",
+            "status": "linted",
+            "error": None,
+            "reason": None,
+            "resources": 1,
+            "notes": [],
+            "nested_in": [],
+        }
     ]
     (finding,) = doc["findings"]
     assert finding["rule_id"] == "WA-SEC-002"

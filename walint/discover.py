@@ -38,7 +38,8 @@ class Candidate:
     explicit: bool  # named on the command line rather than found in a directory
 
 
-def _display(path: str, cwd: str) -> str:
+def display_path(path: str, cwd: str) -> str:
+    """How a path is reported: relative to the working directory when inside it."""
     absolute = os.path.abspath(path)
     try:
         rel = os.path.relpath(absolute, cwd)
@@ -69,7 +70,7 @@ def discover(
     problems: list[tuple[str, str]] = []
 
     def add(path: str, explicit: bool) -> None:
-        display = _display(path, cwd)
+        display = display_path(path, cwd)
         if (not explicit or force_exclude) and excluded(display, patterns):
             return
         key = os.path.realpath(path)
@@ -100,9 +101,11 @@ def _walk(root: str, patterns: tuple[str, ...], cwd: str, problems: list[tuple[s
             dirnames[:] = []  # assets, tree and asset manifests: only the manifest's templates count
             broken: list[tuple[str, str]] = []
             yield from _assembly_templates(directory, set(), broken)
-            problems += [(_display(path, cwd), problem) for path, problem in broken]
+            problems += [(display_path(path, cwd), problem) for path, problem in broken]
             continue
-        dirnames[:] = sorted(d for d in dirnames if not excluded(_display(os.path.join(directory, d), cwd), patterns))
+        dirnames[:] = sorted(
+            d for d in dirnames if not excluded(display_path(os.path.join(directory, d), cwd), patterns)
+        )
         for name in sorted(filenames):
             if name.endswith(TEMPLATE_SUFFIXES):
                 yield os.path.join(directory, name)

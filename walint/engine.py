@@ -17,6 +17,7 @@ from walint.findings import (
     FileStatus,
     Finding,
     Location,
+    NestedStack,
     Outcome,
     Path,
     Risk,
@@ -25,12 +26,12 @@ from walint.findings import (
 )
 from walint.graph import Resource, Template, TemplateError, build, is_template
 from walint.langext import Unexpanded, expand
-from walint.params import violations
+from walint.params import cloudformation_text, violations
 from walint.parse import Document, ParseError, decode
 from walint.sam import SamError, is_sam
 from walint.sam import transform as sam_transform
 from walint.selectors import Focus
-from walint.values import Resolver, tri_all
+from walint.values import Kind, Resolver, tri_all
 
 #: Templates bigger than this are not read (CloudFormation's own limit is 1 MB; SAM/CDK
 #: sources can be larger before transformation, so allow headroom).
@@ -47,6 +48,9 @@ class LintOptions:
     assume_defaults: bool = False
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     other_tool_suppressions: bool = True  # honour checkov/cfn_nag/cfn-guard skips on equivalent rules
+    #: For a nested stack: the parameters its parent passes with values that cannot be known. Every
+    #: other parameter the parent does not pass takes its default, as CloudFormation deploys it.
+    passed_undecided: tuple[str, ...] | None = None
 
 
 class RuleIndex:
@@ -101,6 +105,8 @@ def lint_bytes(path: str, raw: bytes, index: RuleIndex, options: LintOptions) ->
     rejected = violations(doc, options.parameters)
     if rejected:
         return FileResult(path, FileStatus.ERROR, "; ".join(f"line {doc.span(p).line}: {m}" for p, m in rejected))
+    if options.passed_undecided is not None:
+        options = replace(options, parameters=_with_unpassed_defaults(doc, options))
     try:
         # AWS::LanguageExtensions first, as CloudFormation runs the transforms in that order.
         expansion = expand(doc, options.parameters, options.assume_defaults)
@@ -119,6 +125,18 @@ def lint_bytes(path: str, raw: bytes, index: RuleIndex, options: LintOptions) ->
         except SamError as exc:
             return FileResult(path, FileStatus.ERROR, str(exc))
     return lint_template(template, index, options)
+
+
+def _with_unpassed_defaults(doc: Document, options: LintOptions) -> dict[str, str]:
+    values = dict(options.parameters)
+    declared = doc.data.get("Parameters") if isinstance(doc.data, dict) else None
+    for name, spec in declared.items() if isinstance(declared, dict) else ():
+        if name in values or name in (options.passed_undecided or ()) or not isinstance(spec, dict):
+            continue
+        default = cloudformation_text(spec.get("Default"))
+        if default is not None:
+            values[name] = default
+    return values
 
 
 def lint_template(template: Template, index: RuleIndex, options: LintOptions) -> FileResult:
@@ -141,11 +159,15 @@ def lint_template(template: Template, index: RuleIndex, options: LintOptions) ->
     for loop in template.unexpanded:
         if loop.resource is None:
             run.unexpanded(source, index, loop)
+    source_resolver = (
+        resolver
+        if provenance is None
+        else Resolver(source, options.parameters, assume_defaults=options.assume_defaults)
+    )
     if provenance is not None:
         # Rules written for the SAM resource itself run on it as written, unless they already
         # judged what SAM generated from it (a rule for both AWS::Serverless::Function and
         # AWS::Lambda::Function judges the generated function only).
-        source_resolver = Resolver(source, options.parameters, assume_defaults=options.assume_defaults)
         for logical_id in provenance.generated:
             resource = source.resources[logical_id]
             done = covered.get(logical_id, set())
@@ -160,7 +182,42 @@ def lint_template(template: Template, index: RuleIndex, options: LintOptions) ->
         tuple(findings),
         tuple(RuleTally(rid, *counts) for rid, counts in sorted(run.tallies.items())),
         template.notes,
+        nested_stacks(source, source_resolver),
     )
+
+
+#: Nested-stack resource types and the property that names their template.
+_NESTED = {"AWS::CloudFormation::Stack": "TemplateURL", "AWS::Serverless::Application": "Location"}
+
+
+def nested_stacks(template: Template, resolver: Resolver) -> tuple[NestedStack, ...]:
+    """The nested stacks whose template is a local file (before `aws cloudformation package` or
+    `sam package` uploads it), with the parameter values the parent passes."""
+    found: list[NestedStack] = []
+    for resource in template.resources.values():
+        key = _NESTED.get(resource.type)
+        location = resource.properties.get(key) if key else None
+        if not isinstance(location, str) or not _is_local(location):
+            continue
+        if resource.condition and resolver.condition(resource.condition) is False:
+            continue
+        passed = resource.properties.get("Parameters")
+        known: list[tuple[str, str]] = []
+        undecided: list[str] = []
+        for name, value in passed.items() if isinstance(passed, dict) else ():
+            alts = resolver.resolve(value)
+            texts = {cloudformation_text(a.value) if a.kind is Kind.KNOWN else None for a in alts}
+            text = texts.pop() if len(texts) == 1 else None
+            if text is None:
+                undecided.append(name)
+            else:
+                known.append((name, text))
+        found.append(NestedStack(resource.logical_id, location.removeprefix("file://"), tuple(known), tuple(undecided)))
+    return tuple(found)
+
+
+def _is_local(location: str) -> bool:
+    return location.startswith("file://") or ("://" not in location and not location.startswith("{{"))
 
 
 class _Run:

@@ -156,6 +156,16 @@ class RuleTally:
 
 
 @dataclass(frozen=True, slots=True)
+class NestedStack:
+    """A nested stack whose template is a local file: linted with the values its parent passes."""
+
+    resource: str  # the parent's AWS::CloudFormation::Stack or AWS::Serverless::Application
+    template: str  # TemplateURL / Location as written, relative to the parent's directory
+    parameters: tuple[tuple[str, str], ...]  # values the parent passes that are known
+    undecided: tuple[str, ...] = ()  # parameters the parent passes with values it cannot know
+
+
+@dataclass(frozen=True, slots=True)
 class FileResult:
     path: str
     status: FileStatus
@@ -164,6 +174,9 @@ class FileResult:
     findings: tuple[Finding, ...] = ()
     tallies: tuple[RuleTally, ...] = field(default=())
     notes: tuple[str, ...] = ()  # what could not be checked in a linted file, and why
+    nested: tuple[NestedStack, ...] = ()  # local nested-stack templates, for the runner to lint
+    #: For a template linted as a nested stack: "Data of parent.yaml", each use once.
+    nested_in: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,7 @@ def render(run: RunResult, rules: Sequence[Rule]) -> str:
                 "reason": r.error if r.status.value == "skipped" else None,
                 "resources": r.resources,
                 "notes": list(r.notes),
+                "nested_in": list(r.nested_in),
             }
             for r in run.files
         ],

@@ -66,6 +66,8 @@ def render(run: RunResult, rules: Sequence[Rule], *, color: bool = False) -> str
         if not shown:
             continue
         out(Text(result.path, style="bold underline"))
+        for use in result.nested_in:
+            out(Text(f"  as nested stack {use}, with the parameter values it passes", style="dim"))
         linked: set[str] = set()
         for f in sorted(shown, key=lambda f: (f.location.span.line, f.location.span.column, f.rule_id)):
             out(_line(f))
