@@ -56,7 +56,7 @@ from typing import Any, TypeVar
 
 from walint import parse
 from walint.findings import Path, Span
-from walint.graph import Resource, Template, TemplateError
+from walint.graph import Resource, Template, TemplateError, shape
 from walint.parse import Document
 from walint.values import Alt, Kind, Resolver, intrinsic
 
@@ -682,15 +682,8 @@ def _size(value: Any) -> int:
 
 
 def _shape(value: Any) -> str:
-    if value is None:
-        return "empty"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, str):
-        return "a string"
-    return f"a {type(value).__name__}"
+    """graph.shape, with the length of a list (a loop wants exactly three items)."""
+    return f"a list of {len(value)} items" if isinstance(value, list) else shape(value)
 
 
 __all__ = ["MAX_NODES", "TRANSFORM", "Expansion", "Unexpanded", "declares_transform", "expand"]
