@@ -189,58 +189,102 @@ def _parameter_default(scope: Scope, name: str) -> Result | None:
     return None
 
 
-def _secret_value(scope: Scope, value: Any, path: Path, depth: int = 0) -> Result:
-    """Is the secret `value` at `path` hard-coded? TRUE (path of the literal, or of the
-    parameter's Default) for a literal, a Mappings entry, or a parameter with a Default; FALSE
-    for dynamic references, parameters without a Default, resource attributes and imports."""
+class _TextJudge:
+    """What one walk over a text value decides at its leaves. `_text_walk` follows the intrinsic
+    functions that build a text (Sub, Join, If, Base64) the same way for every judge."""
+
+    dynamic_reference = False  # what a `{{resolve:…}}` reference in the text means
+
+    def literal(self, text: str, path: Path) -> Result:
+        raise NotImplementedError
+
+    def ref(self, scope: Scope, name: str, path: Path) -> Result:
+        raise NotImplementedError
+
+    def branches(self, scope: Scope, condition: Any, parts: list[Result], path: Path) -> Result:
+        return _any(parts)
+
+    def lists(self, parts: list[Result], path: Path) -> Result:
+        return _any(parts or [Result(False, path)])
+
+    def mapping(self, path: Path) -> Result:
+        raise NotImplementedError
+
+
+def _text_walk(scope: Scope, judge: _TextJudge, value: Any, path: Path, depth: int = 0) -> Result:
     if depth > 8:
         return Result(None, path, (f"{display(path)}: intrinsic functions nest too deeply",))
     if isinstance(value, bool) or value is None:
         return Result(False, path)
     if isinstance(value, (str, int, float)):
         text = str(value).strip()
-        if text.lower() in _FLAG_VALUES or "{{resolve:" in text or text.startswith("arn:") or _placeholder(text):
-            return Result(False, path)
-        return Result(True, path, detail=f"{_key(path)} is a literal value")
+        if "{{resolve:" in text:
+            return (
+                Result(True, path, detail="a dynamic reference is resolved into it")
+                if judge.dynamic_reference
+                else Result(False, path)
+            )
+        return judge.literal(text, path)
     if isinstance(value, list):
-        items = [_secret_value(scope, v, (*path, i), depth + 1) for i, v in enumerate(value)]
-        return _any(items or [Result(False, path)])
+        return judge.lists([_text_walk(scope, judge, v, (*path, i), depth + 1) for i, v in enumerate(value)], path)
     found = intrinsic(value)
     if found is None:
-        return Result(False, path)  # a structure, not a secret value
+        return Result(False, path)  # a structure, not a text value
     name, arg = found
     if name == "Ref" and isinstance(arg, str):
-        if arg in scope.template.resources or arg in PSEUDO_PARAMETERS or arg == "AWS::NoValue":
-            return Result(False, path)
-        if arg not in scope.template.parameters:
-            return Result(None, path, (f"{display(path)}: Ref to {arg}, which the template does not define",))
-        return _parameter_default(scope, arg) or Result(False, path)
+        return judge.ref(scope, arg, path)
     if name == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
-        # A literal in either branch is written in the template, whichever branch deploys.
-        return _any([_secret_value(scope, arg[i], (*path, "Fn::If", i), depth + 1) for i in (1, 2)])
+        parts = [_text_walk(scope, judge, arg[i], (*path, "Fn::If", i), depth + 1) for i in (1, 2)]
+        return judge.branches(scope, arg[0], parts, path)
     if name == "Fn::Sub":
         body = _sub_text(arg)
         local = arg[1] if isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], dict) else {}
         if body is None:
             return Result(None, path, (f"{display(path)}: Fn::Sub has malformed arguments",))
-        if "{{resolve:" in body:
-            return Result(False, path)
         variables = [m.group(1).strip() for m in _SUB_VAR.finditer(body)]
-        if not variables:
-            return _secret_value(scope, body, path, depth + 1)
-        parts = [_secret_value(scope, _sub_source(local, v), path, depth + 1) for v in variables]
-        return _any(parts)
+        if "{{resolve:" in body or not variables:
+            return _text_walk(scope, judge, body, path, depth + 1)
+        return _any([_text_walk(scope, judge, _sub_source(local, v), path, depth + 1) for v in variables])
     if name == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
         # Literal pieces of a join are separators and prefixes; judge the values joined in.
-        parts = [_secret_value(scope, item, path, depth + 1) for item in arg[1] if not isinstance(item, str)]
+        parts = [_text_walk(scope, judge, item, path, depth + 1) for item in arg[1] if not isinstance(item, str)]
         if not parts:
-            return _secret_value(scope, arg[0].join(str(i) for i in arg[1]), path, depth + 1)
+            return _text_walk(scope, judge, str(arg[0]).join(str(i) for i in arg[1]), path, depth + 1)
         return _any(parts)
     if name == "Fn::FindInMap":
-        return Result(True, path, detail=f"{_key(path)} comes from Mappings, written in the template")
+        return judge.mapping(path)
     if name == "Fn::Base64":
-        return _secret_value(scope, arg, path, depth + 1)
+        return _text_walk(scope, judge, arg, path, depth + 1)
     return Result(False, path)  # GetAtt, ImportValue, Select, GetAZs …: not written here
+
+
+class _HardCoded(_TextJudge):
+    """Is a secret value hard-coded? TRUE (path of the literal, or of the parameter's Default) for
+    a literal, a Mappings entry, or a parameter with a Default; FALSE for dynamic references,
+    parameters without a Default, resource attributes and imports. A literal in either branch
+    of an Fn::If is written in the template, whichever branch deploys."""
+
+    def literal(self, text: str, path: Path) -> Result:
+        if text.lower() in _FLAG_VALUES or text.startswith("arn:") or _placeholder(text):
+            return Result(False, path)
+        return Result(True, path, detail=f"{_key(path)} is a literal value")
+
+    def ref(self, scope: Scope, name: str, path: Path) -> Result:
+        if name in scope.template.resources or name in PSEUDO_PARAMETERS or name == "AWS::NoValue":
+            return Result(False, path)
+        if name not in scope.template.parameters:
+            return Result(None, path, (f"{display(path)}: Ref to {name}, which the template does not define",))
+        return _parameter_default(scope, name) or Result(False, path)
+
+    def mapping(self, path: Path) -> Result:
+        return Result(True, path, detail=f"{_key(path)} comes from Mappings, written in the template")
+
+
+_HARD_CODED = _HardCoded()
+
+
+def _secret_value(scope: Scope, value: Any, path: Path) -> Result:
+    return _text_walk(scope, _HARD_CODED, value, path)
 
 
 def _any(parts: list[Result]) -> Result:
@@ -727,60 +771,46 @@ _SECRET_CODEBUILD_TYPES = {"PARAMETER_STORE", "SECRETS_MANAGER"}
 _BEANSTALK_ENV = "aws:elasticbeanstalk:application:environment"
 
 
-def _env_value(scope: Scope, value: Any, path: Path, depth: int = 0) -> Result:
-    """Does this environment value carry a secret in plain text? TRUE for a literal, a dynamic
-    reference resolved into it, a parameter or a Mappings entry; FALSE for names and ARNs
-    (a path, `arn:…`, a Ref/GetAtt to a resource, an import)."""
-    if depth > 8:
-        return Result(None, path, (f"{display(path)}: intrinsic functions nest too deeply",))
-    if isinstance(value, bool) or value is None:
-        return Result(False, path)
-    if isinstance(value, (str, int, float)):
-        text = str(value).strip()
-        if "{{resolve:" in text:
-            return Result(True, path, detail="a dynamic reference is resolved into it")
+class _PlainTextSecret(_TextJudge):
+    """Does an environment value carry a secret in plain text? TRUE for a literal, a dynamic
+    reference resolved into it, a parameter or a Mappings entry; FALSE for names and ARNs (a
+    path, `arn:…`, a Ref/GetAtt to a resource, an import). An Fn::If is judged on the branch the
+    parameters choose, or undecided when only one branch holds a secret."""
+
+    dynamic_reference = True
+
+    def literal(self, text: str, path: Path) -> Result:
         if text.lower() in _FLAG_VALUES or text.startswith(("arn:", "/")) or _placeholder(text):
             return Result(False, path)
         return Result(True, path, detail="it holds a literal value")
-    found = intrinsic(value)
-    if found is None:
-        return Result(False, path)
-    name, arg = found
-    if name == "Ref" and isinstance(arg, str):
-        spec = scope.template.parameters.get(arg)
+
+    def ref(self, scope: Scope, name: str, path: Path) -> Result:
+        spec = scope.template.parameters.get(name)
         if spec is not None and "AllowedValues" not in spec and str(spec.get("Type", "String")) != "Number":
-            return Result(True, path, detail=f"it holds the value of parameter {arg}")
+            return Result(True, path, detail=f"it holds the value of parameter {name}")
         return Result(False, path)
-    if name == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
-        truth = scope.resolver.condition(arg[0]) if isinstance(arg[0], str) else None
-        parts = [_env_value(scope, arg[i], (*path, "Fn::If", i), depth + 1) for i in (1, 2)]
+
+    def branches(self, scope: Scope, condition: Any, parts: list[Result], path: Path) -> Result:
+        truth = scope.resolver.condition(condition) if isinstance(condition, str) else None
         if truth is not None:
             return parts[0] if truth else parts[1]
-        tris = {p.tri for p in parts}
-        if len(tris) == 1:
+        if len({p.tri for p in parts}) == 1:
             return parts[0]
-        return Result(
-            None,
-            path,
-            (f"{display(path)} holds a secret only when condition {arg[0]} is {'true' if parts[0].tri else 'false'}",),
-        )
-    if name == "Fn::Sub":
-        body = _sub_text(arg)
-        local = arg[1] if isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], dict) else {}
-        if body is None:
-            return Result(None, path, (f"{display(path)}: Fn::Sub has malformed arguments",))
-        if "{{resolve:" in body:
-            return Result(True, path, detail="a dynamic reference is resolved into it")
-        variables = [m.group(1).strip() for m in _SUB_VAR.finditer(body)]
-        if not variables:
-            return _env_value(scope, body, path, depth + 1)
-        return _any([_env_value(scope, _sub_source(local, v), path, depth + 1) for v in variables])
-    if name == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
-        parts = [_env_value(scope, item, path, depth + 1) for item in arg[1] if not isinstance(item, str)]
-        return _any(parts) if parts else _env_value(scope, arg[0].join(str(i) for i in arg[1]), path, depth + 1)
-    if name == "Fn::FindInMap":
+        when = "true" if parts[0].tri else "false"
+        return Result(None, path, (f"{display(path)} holds a secret only when condition {condition} is {when}",))
+
+    def lists(self, parts: list[Result], path: Path) -> Result:
+        return Result(False, path)  # a list is not one value
+
+    def mapping(self, path: Path) -> Result:
         return Result(True, path, detail="it holds a value from Mappings")
-    return Result(False, path)
+
+
+_PLAIN_TEXT_SECRET = _PlainTextSecret()
+
+
+def _env_value(scope: Scope, value: Any, path: Path) -> Result:
+    return _text_walk(scope, _PLAIN_TEXT_SECRET, value, path)
 
 
 def _env_entries(value: Any, path: Path) -> list[tuple[str, Any, Path]]:
