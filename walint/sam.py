@@ -234,7 +234,10 @@ def transform(template: Template, parameters: Mapping[str, str]) -> Template:
     """The template as CloudFormation deploys it, with the provenance of generated resources.
     Raises SamError when the translator rejects the template."""
     # The translator mutates its input; work on a copy of the plain data.
-    data = copy.deepcopy(template.doc.data)
+    try:
+        data = copy.deepcopy(template.doc.data)
+    except RecursionError as exc:
+        raise SamError("the template nests too deeply for the SAM transform") from exc
     _stand_in_artefacts(data)
     translated = _translate(data, parameters)
     resources = translated.get("Resources")
