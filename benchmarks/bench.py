@@ -4,7 +4,7 @@
                                [--output docs/benchmarks.md]
 
 Measures, for each tool found on PATH (or given with --cfn-lint / --checkov):
-  - one small template, whole process, as a pre-commit hook runs it;
+  - one small template, whole process, as a pre-commit hook runs it (and one small SAM template);
   - the whole corpus in one invocation (templates that abort a tool's run are left out of that
     tool's run only, from ../shared/bench/bench_exclude.txt);
 and for walint also: the time to only parse the corpus (the floor), and templates of 1,000 to
@@ -32,6 +32,12 @@ DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 DEFAULT_EXCLUDE = ROOT.parent / "shared" / "bench" / "bench_exclude.txt"
 SUFFIXES = (".yaml", ".yml", ".json", ".template")
 ONE_RESOURCE = "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Bucket:\n    Type: AWS::S3::Bucket\n"
+#: A small SAM template: walint runs AWS's SAM translator on it, which a plain template does not pay.
+ONE_SAM = (
+    "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+    "    Properties:\n      Runtime: python3.12\n      Handler: app.handler\n      CodeUri: src/\n"
+    "      Policies: [AWSLambdaBasicExecutionRole]\n"
+)
 
 
 @dataclass
@@ -176,6 +182,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         one = Path(tmp) / "one.yaml"
         one.write_text(ONE_RESOURCE, encoding="utf-8")
+        one_sam = Path(tmp) / "one-sam.yaml"
+        one_sam.write_text(ONE_SAM, encoding="utf-8")
         for tool in tools:
             base, _ = commands[tool]
             if not base:
@@ -184,6 +192,9 @@ def main() -> int:
             single = base + (["-f", str(one)] if tool == "checkov" else [str(one)])
             print(f"{tool}: one template …", file=sys.stderr)
             results[(tool, "one")] = repeat(single, args.runs, warm=True)
+            single_sam = base + (["-f", str(one_sam)] if tool == "checkov" else [str(one_sam)])
+            print(f"{tool}: one SAM template …", file=sys.stderr)
+            results[(tool, "one-sam")] = repeat(single_sam, args.runs, warm=True)
             # A template that aborts a tool's whole run is left out of that tool's run only.
             skip = set() if tool == "walint" else excluded
             corpus_files = [str(f) for f in files if f.relative_to(args.corpus).as_posix() not in skip]
@@ -237,6 +248,7 @@ def main() -> int:
     ]
     labels = {
         "one": "one small template, whole process",
+        "one-sam": "one small SAM template, whole process",
         "corpus": "whole corpus, one invocation",
         "corpus-serial": "whole corpus, one invocation, --jobs 1",
         "parse": "parse only, one process (the floor)",
@@ -246,7 +258,7 @@ def main() -> int:
         lines.append(f"| {tool} | {label} | {seconds:.2f} | {rss:.0f} | {code} |")
     lines += ["", "## Ratios", ""]
     for other in ("cfn-lint", "checkov"):
-        for what in ("one", "corpus"):
+        for what in ("one", "one-sam", "corpus"):
             mine, theirs = wall("walint", what), wall(other, what)
             if mine and theirs:
                 lines.append(f"- {labels[what]}: walint is **{theirs / mine:.1f}×** faster than {other}.")

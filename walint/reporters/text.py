@@ -82,7 +82,13 @@ def render(run: RunResult, rules: Sequence[Rule], *, color: bool = False) -> str
         out(Text(f"Could not be decided from the templates ({len(unknown)}):", style="bold"))
         for f in unknown:
             out(_line(f))
-        out(Text("  Pass --parameter NAME=VALUE to decide values that come from parameters.", style="dim"))
+        out(
+            Text(
+                "  Pass --parameters FILE (the file you deploy with) or --parameter NAME=VALUE to decide values "
+                "that come from parameters.",
+                style="dim",
+            )
+        )
         out()
 
     if suppressed:
