@@ -162,3 +162,13 @@ def test_corpus_nested_stacks_are_linted_in_context(capsys: pytest.CaptureFixtur
     assert all(f["status"] == "linted" for f in children.values())
     # each template appears once, in context where it is a child
     assert len({f["path"] for f in report["files"]}) == len(report["files"])
+
+
+def test_a_cdk_nested_stack_is_linted_in_context(capsys: pytest.CaptureFixture[str]) -> None:
+    # CDK uploads a NestedStack's template as an asset and names the local file in the metadata.
+    assembly = Path(__file__).parent / "data" / "cdk" / "cdk.out"
+    main(["check", str(assembly), "--format", "json", "--exit-zero"])
+    report = json.loads(capsys.readouterr().out)
+    (nested,) = [f for f in report["files"] if f["path"].endswith(".nested.template.json")]
+    assert nested["nested_in"] and nested["nested_in"][0].startswith("AlertsNestedStack")
+    assert len(report["files"]) == 3  # still one result per template

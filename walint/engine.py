@@ -197,6 +197,8 @@ def nested_stacks(template: Template, resolver: Resolver) -> tuple[NestedStack, 
     for resource in template.resources.values():
         key = _NESTED.get(resource.type)
         location = resource.properties.get(key) if key else None
+        if key is not None and not (isinstance(location, str) and _is_local(location)):
+            location = _cdk_asset(resource, key)
         if not isinstance(location, str) or not _is_local(location):
             continue
         if resource.condition and resolver.condition(resource.condition) is False:
@@ -214,6 +216,16 @@ def nested_stacks(template: Template, resolver: Resolver) -> tuple[NestedStack, 
                 known.append((name, text))
         found.append(NestedStack(resource.logical_id, location.removeprefix("file://"), tuple(known), tuple(undecided)))
     return tuple(found)
+
+
+def _cdk_asset(resource: Resource, key: str) -> str | None:
+    """The local file of a CDK NestedStack: CDK uploads it as an asset, and records the file beside
+    the parent template in the resource's metadata."""
+    metadata = resource.data.get("Metadata")
+    if not isinstance(metadata, dict) or metadata.get("aws:asset:property") != key:
+        return None
+    path = metadata.get("aws:asset:path")
+    return path if isinstance(path, str) and path else None
 
 
 def _is_local(location: str) -> bool:
