@@ -196,9 +196,7 @@ def test_a_bad_file_does_not_hide_the_others(
     assert code == 2
 
 
-def test_a_failing_rule_is_reported_and_the_rest_goes_on(
-    rules: list[Rule], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failing_rule_is_reported_and_the_rest_goes_on(rules: list[Rule], monkeypatch: pytest.MonkeyPatch) -> None:
     """A bug in one rule's evaluation becomes an UNKNOWN 'internal error' on that resource."""
     from walint.conditions import PREDICATES
 
@@ -220,8 +218,9 @@ def test_a_failing_rule_is_reported_and_the_rest_goes_on(
     assert any(f.rule_id == "WA-SEC-002" and f.outcome.value == "fail" for f in result.findings)
 
 
-def test_linting_touches_no_network(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_linting_touches_no_network(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import socket
 
     def refuse(*args: object, **kwargs: object) -> None:

@@ -199,12 +199,15 @@ def test_arn_service_in_unknown_for_parameters_nested_stacks_conditions() -> Non
     assert nested.tri is None
     assert any("nested stack" in r for r in nested.reasons)
     assert _arn("Conditional", "sns").tri is None
-    assert _evaluate(
-        {"path": "Properties.AlarmActions", "predicate": "arn_service_in", "args": {"services": ["sns"]}},
-        "Conditional",
-        ACTIONS,
-        {"Env": "prod"},
-    ).tri is True
+    assert (
+        _evaluate(
+            {"path": "Properties.AlarmActions", "predicate": "arn_service_in", "args": {"services": ["sns"]}},
+            "Conditional",
+            ACTIONS,
+            {"Env": "prod"},
+        ).tri
+        is True
+    )
 
 
 def test_arn_service_in_requires_services() -> None:

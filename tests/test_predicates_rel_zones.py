@@ -312,8 +312,15 @@ Resources:
 
 @pytest.mark.parametrize(
     ("route", "expected"),
-    [("Same", True), ("Shared", False), ("Mixed", None), ("Param", None), ("Cond", None), ("Switch", None),
-     ("Imported", None)],
+    [
+        ("Same", True),
+        ("Shared", False),
+        ("Mixed", None),
+        ("Param", None),
+        ("Cond", None),
+        ("Switch", None),
+        ("Imported", None),
+    ],
 )
 def test_nat_route_in_zone(route: str, expected: bool | None) -> None:
     tpl = build(decode("t.yaml", textwrap.dedent(NAT).encode()))

@@ -281,6 +281,92 @@ def test_serverless_repository_applications_need_no_network(index: RuleIndex, mo
     assert result.status is FileStatus.LINTED, result.error
 
 
+def test_a_finding_on_a_parameter_stays_on_the_parameter(index: RuleIndex) -> None:
+    # WA-SEC-022 judges the generated function but blames the parameter that should be NoEcho.
+    body = """\
+    Parameters:
+      ApiToken:
+        Type: String
+    Resources:
+      Caller:
+        Type: AWS::Serverless::Function
+        Properties:
+          Runtime: python3.12
+          Handler: app.handler
+          InlineCode: x
+          Environment:
+            Variables:
+              TOKEN: !Ref ApiToken
+    """
+    (finding,) = only(lint(index, body), "WA-SEC-022")
+    assert finding.location.resource == "Caller"
+    assert finding.location.path == ("Parameters", "ApiToken")
+    assert finding.location.span.line == line_of(body, "ApiToken:")
+
+
+IMPLICIT_API = """\
+Globals:
+  Api:
+    TracingEnabled: true
+Resources:
+  Public:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      InlineCode: x
+      Events:
+        Get:
+          Type: Api
+          Properties: {Path: /, Method: get}
+"""
+
+
+def test_an_implicit_api_setting_is_reported_in_globals_api(index: RuleIndex) -> None:
+    result = lint(index, IMPLICIT_API)
+    # Access logs and throttling of the implicit API's stage are set in Globals.Api.
+    for rule_id in ("WA-SEC-049", "WA-REL-032"):
+        (finding,) = only(result, rule_id)
+        assert finding.location.generated == "ServerlessRestApiProdStage"
+        assert finding.location.path == ("Globals", "Api")
+        assert finding.location.span.line == line_of(IMPLICIT_API, "  Api:")
+    # An alarm or a web ACL is no Globals.Api setting: reported on the event that made the API.
+    (alarm,) = [f for f in only(result, "WA-OPS-001") if f.location.generated == "ServerlessRestApi"]
+    assert alarm.location.span.line == line_of(IMPLICIT_API, "Get:")
+    (waf,) = only(result, "WA-SEC-036")
+    assert waf.location.span.line == line_of(IMPLICIT_API, "Get:")
+
+
+def test_an_explicit_api_setting_is_reported_on_the_api_not_in_globals(index: RuleIndex) -> None:
+    body = IMPLICIT_API.replace(
+        "Resources:\n",
+        "Resources:\n  Rest:\n    Type: AWS::Serverless::Api\n    Properties:\n      StageName: prod\n",
+    ).replace("Properties: {Path: /, Method: get}", "Properties: {Path: /, Method: get, RestApiId: !Ref Rest}")
+    (finding,) = only(lint(index, body), "WA-SEC-049")
+    assert finding.location.resource == "Rest"
+    assert finding.location.path[:2] == ("Resources", "Rest")
+
+
+def test_an_included_definition_is_not_taken_for_an_empty_one(index: RuleIndex) -> None:
+    body = """\
+    Resources:
+      Rest:
+        Type: AWS::Serverless::Api
+        Properties:
+          StageName: prod
+          DefinitionBody:
+            Fn::Transform:
+              Name: AWS::Include
+              Parameters: {Location: openapi.yaml}
+    """
+    result = lint(index, body)
+    assert result.status is FileStatus.LINTED, result.error
+    # The file may set x-amazon-apigateway-minimum-compression-size: undecided, not failed.
+    assert only(result, "WA-SUS-010") == []
+    (undecided,) = only(result, "WA-SUS-010", Outcome.UNKNOWN)
+    assert undecided.location.resource == "Rest"
+
+
 # -- the SAM templates of the corpus --------------------------------------------------------
 
 

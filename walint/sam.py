@@ -39,9 +39,22 @@ SAM_PREFIX = "AWS::Serverless::"
 _PLACEHOLDER_S3 = "s3://walint-placeholder/artifact"
 _PLACEHOLDER_URL = "https://walint-placeholder.s3.amazonaws.com/template.yaml"
 _PLACEHOLDER_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/walint-placeholder:latest"
+#: Marks an API definition that stands in for an included file, so that rules reading the
+#: definition can tell "not set" from "not shown" (`Properties.Body.x-walint-included`).
+INCLUDED = "x-walint-included"
 _OPENAPI: Mapping[str, Mapping[str, Any]] = {
-    "AWS::Serverless::Api": {"swagger": "2.0", "info": {"title": "placeholder", "version": "1"}, "paths": {}},
-    "AWS::Serverless::HttpApi": {"openapi": "3.0.1", "info": {"title": "placeholder", "version": "1"}, "paths": {}},
+    "AWS::Serverless::Api": {
+        "swagger": "2.0",
+        "info": {"title": "placeholder", "version": "1"},
+        "paths": {},
+        INCLUDED: "AWS::Include",
+    },
+    "AWS::Serverless::HttpApi": {
+        "openapi": "3.0.1",
+        "info": {"title": "placeholder", "version": "1"},
+        "paths": {},
+        INCLUDED: "AWS::Include",
+    },
 }
 
 #: Properties that name a local artefact before packaging, by SAM type.
@@ -103,6 +116,10 @@ class Provenance:
         if owner is None:
             return path
         marks = self.source.doc.marks
+        if path[:2] != generated.path and self._as_written(path):
+            # A rule may blame something outside the resource it judged (the parameter that
+            # should be NoEcho, an output, a resource written as such): it is where it was written.
+            return self.source.doc.deepest(path) or owner.path
         rel = path[2:]
         candidates = list(self._candidates(owner, generated.type, rel))
         for candidate, _ in candidates:
@@ -124,10 +141,29 @@ class Provenance:
                 best, matched = deepest, len(deepest) - base
         if best is not None:
             return best
+        section = _globals_section(owner.type, generated.type)
+        if (
+            section in ("Api", "HttpApi")
+            and owner.type != SAM_PREFIX + section
+            and len(rel) >= 2
+            and str(rel[1]) in _globals_properties(SAM_PREFIX + section)
+            and ("Globals", section) in marks
+        ):
+            # The implicit API takes its settings from Globals.Api (HttpApi) only: a setting it
+            # lacks is set there, where the user already configures it.
+            return ("Globals", section)
         anchor = self.anchors.get(generated.logical_id, owner.path)
         if anchor == owner.path and rel[:1] == ("Properties",):
             return self.source.doc.deepest((*owner.path, "Properties"))
         return anchor
+
+    def _as_written(self, path: Path) -> bool:
+        """Whether `path` means the same in the source: it is outside Resources, or in a
+        resource written as plain CloudFormation."""
+        if path[:1] != ("Resources",):
+            return bool(path)
+        written = self.source.resources.get(str(path[1])) if len(path) > 1 else None
+        return written is not None and not written.type.startswith(SAM_PREFIX)
 
     def _candidates(self, owner: Resource, generated_type: str, rel: Path) -> Iterator[tuple[Path, int]]:
         """Paths in the source that may hold a generated property, each with the length of its
@@ -213,6 +249,14 @@ def _containers(value: Any, path: Path) -> Iterator[tuple[Any, Path]]:
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+@functools.cache
+def _globals_properties(sam_type: str) -> frozenset[str]:
+    """The properties `Globals` may set for a SAM type (the translator is loaded by then)."""
+    from samtranslator.plugins.globals.globals import Globals  # noqa: PLC0415
+
+    return frozenset(Globals.supported_properties.get(sam_type, ()))
 
 
 def _globals_section(owner_type: str, generated_type: str) -> str | None:
@@ -467,4 +511,4 @@ def _shared_owner(template: Template, logical_id: str) -> tuple[str, Path] | Non
     return None
 
 
-__all__ = ["SAM_TRANSFORM", "Provenance", "SamError", "is_sam", "transform"]
+__all__ = ["INCLUDED", "SAM_TRANSFORM", "Provenance", "SamError", "is_sam", "transform"]
