@@ -257,9 +257,11 @@ class _Run:
             placeholder = Resource(name, resource_type, {"Type": resource_type}, None)
             for rule in index.for_type(resource_type):
                 self.tallies.setdefault(rule.id, [0, 0, 0])[2] += 1
-                self.findings.append(
-                    _finding(rule, template, placeholder, Outcome.UNKNOWN, loop.path, (loop.reason,), "")
-                )
+                finding = _finding(rule, template, placeholder, Outcome.UNKNOWN, loop.path, (loop.reason,), "")
+                reason = _suppressed_by(rule.id, self.template_suppressions)
+                if reason is not None:
+                    finding = _with_suppression(finding, Suppression(reason, "walint"))
+                self.findings.append(finding)
 
     def judge(
         self,
