@@ -146,6 +146,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tools", default="walint,cfn-lint,checkov")
     parser.add_argument("--exclude", type=Path, default=DEFAULT_EXCLUDE)
+    parser.add_argument(
+        "--walint",
+        default="",
+        help="the walint command to time, e.g. a venv made with `pip install .` (default: this interpreter's "
+        "walint, which in a dev environment also carries the test extras)",
+    )
     parser.add_argument("--cfn-lint", default=shutil.which("cfn-lint") or "")
     parser.add_argument("--checkov", default=shutil.which("checkov") or "")
     parser.add_argument("--scaling", default="1000,5000,10000", help="synthetic template sizes for walint ('' to skip)")
@@ -159,7 +165,7 @@ def main() -> int:
         excluded = {
             line.strip() for line in args.exclude.read_text().splitlines() if line.strip() and not line.startswith("#")
         }
-    walint = [sys.executable, "-m", "walint.cli"]
+    walint = [args.walint] if args.walint else [sys.executable, "-m", "walint.cli"]
     commands = {
         "walint": (walint + ["check", "--fail-on", "none", "-f", "json", "-o", os.devnull], "walint"),
         "cfn-lint": ([args.cfn_lint, "--format", "parseable"] if args.cfn_lint else [], "cfn-lint"),
