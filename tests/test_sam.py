@@ -168,20 +168,23 @@ def test_a_statement_finding_points_at_the_statement_after_managed_policies(inde
     assert finding.location.span.line == line_of(body, 'Action: "s3:*"')
 
 
+PUBLIC_FUNCTION = """\
+Resources:
+  Public:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      InlineCode: x
+      Events:
+        Get:
+          Type: Api
+          Properties: {Path: /, Method: get}
+"""
+
+
 def test_rules_written_for_sam_types_still_judge_them(index: RuleIndex) -> None:
-    body = """\
-    Resources:
-      Public:
-        Type: AWS::Serverless::Function
-        Properties:
-          Runtime: python3.12
-          Handler: app.handler
-          InlineCode: x
-          Events:
-            Get:
-              Type: Api
-              Properties: {Path: /, Method: get}
-    """
+    body = PUBLIC_FUNCTION
     result = lint(index, body)
     (open_api,) = only(result, "WA-SEC-037")
     assert open_api.location.resource == "Public" and open_api.location.generated is None
@@ -304,22 +307,7 @@ def test_a_finding_on_a_parameter_stays_on_the_parameter(index: RuleIndex) -> No
     assert finding.location.span.line == line_of(body, "ApiToken:")
 
 
-IMPLICIT_API = """\
-Globals:
-  Api:
-    TracingEnabled: true
-Resources:
-  Public:
-    Type: AWS::Serverless::Function
-    Properties:
-      Runtime: python3.12
-      Handler: app.handler
-      InlineCode: x
-      Events:
-        Get:
-          Type: Api
-          Properties: {Path: /, Method: get}
-"""
+IMPLICIT_API = "Globals:\n  Api:\n    TracingEnabled: true\n" + PUBLIC_FUNCTION
 
 
 def test_an_implicit_api_setting_is_reported_in_globals_api(index: RuleIndex) -> None:

@@ -220,7 +220,7 @@ def _parameters(args: argparse.Namespace, config: Config) -> dict[str, str] | st
     """The deployment parameter values, or the error. The command line wins over the configuration,
     and values given one by one win over files from the same place; `--parameters` replaces the
     configuration's `parameter-files` (a run is one environment, not a mix of two)."""
-    from walint.params import ParameterFileError, load_parameter_file  # noqa: PLC0415
+    from walint.params import ParameterFileError, key_value, load_parameter_file  # noqa: PLC0415
 
     env = args.sam_config_env or config.sam_config_env
     layers: list[tuple[str | None, Mapping[str, str], tuple[str, ...]]] = []
@@ -239,10 +239,10 @@ def _parameters(args: argparse.Namespace, config: Config) -> dict[str, str] | st
         layers.append((None, config.parameters, ()))
     given: dict[str, str] = {}
     for item in args.parameter or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        pair = key_value(item)
+        if pair is None:
             return f"--parameter expects KEY=VALUE, got {item!r}"
-        given[key.strip()] = value
+        given[pair[0]] = pair[1]
     layers.append((None, given, ()))
     parameters: dict[str, str] = {}
     unknown: dict[str, str] = {}  # parameter → the file that leaves it at its previous value

@@ -168,7 +168,7 @@ def lint_template(template: Template, index: RuleIndex, options: LintOptions) ->
         # Rules written for the SAM resource itself run on it as written, unless they already
         # judged what SAM generated from it (a rule for both AWS::Serverless::Function and
         # AWS::Lambda::Function judges the generated function only).
-        for logical_id in provenance.generated:
+        for logical_id in provenance.sam_resources:
             resource = source.resources[logical_id]
             done = covered.get(logical_id, set())
             rules = tuple(rule for rule in index.for_type(resource.type) if rule not in done)
@@ -196,10 +196,12 @@ def nested_stacks(template: Template, resolver: Resolver) -> tuple[NestedStack, 
     found: list[NestedStack] = []
     for resource in template.resources.values():
         key = _NESTED.get(resource.type)
-        location = resource.properties.get(key) if key else None
-        if key is not None and not (isinstance(location, str) and _is_local(location)):
+        if key is None:
+            continue
+        location = resource.properties.get(key)
+        if not (isinstance(location, str) and _is_local(location)):
             location = _cdk_asset(resource, key)
-        if not isinstance(location, str) or not _is_local(location):
+        if location is None or not _is_local(location):
             continue
         if resource.condition and resolver.condition(resource.condition) is False:
             continue

@@ -143,10 +143,10 @@ class _Reader:
         for i, entry in enumerate(entries):
             where = (*base, i)
             if isinstance(entry, str):
-                key, sep, value = entry.partition("=")
-                if not sep or not key.strip():
+                pair = key_value(entry)
+                if pair is None:
                     raise self.error(where, f"expected Key=Value, got {entry!r}")
-                key = key.strip()
+                key, value = pair
             elif isinstance(entry, dict):
                 key, value, keep = self.cli_entry(entry, where)
                 if keep:
@@ -268,6 +268,12 @@ def _looks_like_samconfig(data: Any) -> bool:
         and any(isinstance(env.get(s), dict) and isinstance(env[s].get("parameters"), dict) for s in SAM_SECTIONS)
         for env in data.values()
     )
+
+
+def key_value(text: str) -> tuple[str, str] | None:
+    """`Key=Value` as (key, value), the key stripped; None without an `=` or a key."""
+    key, sep, value = text.partition("=")
+    return (key.strip(), value) if sep and key.strip() else None
 
 
 def cloudformation_text(value: Any) -> str | None:

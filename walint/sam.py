@@ -102,8 +102,12 @@ class Provenance:
     source: Template  # the template as written
     owners: Mapping[str, str]  # generated logical id → SAM logical id it came from
     anchors: Mapping[str, Path]  # generated logical id → what in the source caused it
-    generated: Mapping[str, tuple[str, ...]]  # SAM logical id → the logical ids generated from it
     _indexes: dict[str, dict[str, Path]] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def sam_resources(self) -> tuple[str, ...]:
+        """The SAM resources that generated something, in the order of what they generated."""
+        return tuple(dict.fromkeys(self.owners.values()))
 
     def owner(self, logical_id: str) -> Resource | None:
         """The SAM resource a generated resource came from (None for resources written as such)."""
@@ -289,19 +293,16 @@ def transform(template: Template, parameters: Mapping[str, str]) -> Template:
         raise SamError("the SAM transform produced no Resources")
     written = {rid for rid, r in template.resources.items() if not r.type.startswith(SAM_PREFIX)}
     _as_configured(template, resources, written)
-    found = _owners(template, [rid for rid in resources if rid not in written], resources)
+    found = _owners(template, [rid for rid in resources if rid not in written])
     owners = {rid: owner for rid, (owner, _) in found.items()}
     anchors = {rid: anchor for rid, (_, anchor) in found.items()}
-    generated: dict[str, list[str]] = {}
-    for rid, owner in owners.items():
-        generated.setdefault(owner, []).append(rid)
     # Paths of resources written as plain CloudFormation are unchanged, so their marks still hold.
     doc = Document(template.doc.path, translated, template.doc.marks)
     try:
         result = build(doc)
     except TemplateError as exc:
         raise SamError(f"the SAM transform produced an invalid template: {exc.message}") from exc
-    provenance = Provenance(template, owners, anchors, {k: tuple(v) for k, v in generated.items()})
+    provenance = Provenance(template, owners, anchors)
     notes = tuple(dict.fromkeys(template.notes + result.notes))
     return replace(result, provenance=provenance, notes=notes, unexpanded=template.unexpanded)
 
@@ -460,7 +461,7 @@ _SHARED = (
 )
 
 
-def _owners(template: Template, new_ids: list[str], resources: Mapping[str, Any]) -> dict[str, tuple[str, Path]]:
+def _owners(template: Template, new_ids: list[str]) -> dict[str, tuple[str, Path]]:
     """The SAM resource each generated resource came from, and the path there that caused it.
 
     SAM names what it generates after its source: the owner is the SAM resource whose logical id
